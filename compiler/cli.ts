@@ -1,0 +1,218 @@
+// The `tessera` command line: inspect, run, conformance.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isFloat, isInt, type DType } from '../ir/dtype.ts';
+import { TesseraError } from '../ir/errors.ts';
+import type { Model } from '../ir/graph.ts';
+import { printModel } from '../ir/printer.ts';
+import { Tensor, type RuntimeValue } from '../ir/tensor.ts';
+import type { Dim } from '../ir/types.ts';
+import { findCases, readExpectedFailures, runConformance, type CaseResult } from './conformance.ts';
+import { checkBackend, loadModel, prepare } from './driver.ts';
+import { readNpy, writeNpy } from './npy.ts';
+import { decodeValueProto, tensorToProto } from './onnx/tensor-proto.ts';
+
+const USAGE = `usage:
+  tessera inspect MODEL.onnx
+  tessera run MODEL.onnx [--backend reference] [--input NAME=FILE.pb|FILE.npy]... [--random SEED]
+                         [--shape NAME=d0,d1,...]... [--output-dir DIR] [--repeat N]
+  tessera conformance DIR... [--backend reference] [--expected FILE] [--json FILE]
+
+  run: inputs not given by --input are filled with seeded random values when --random is set
+  (symbolic dimensions need --shape). With --repeat N the model runs N times after one warm-up and
+  'median_ms: X' is printed (time per run, loading excluded).
+  conformance: DIR is an ONNX backend-test case (model.onnx + test_data_set_N/) or a folder of them.
+  The expected-failure list defaults to test/expected-failures/<backend>.txt ('case: reason' lines).`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'inspect': return inspect(rest);
+    case 'run': return run(rest);
+    case 'conformance': return conformance(rest);
+    case undefined: case '-h': case '--help': case 'help':
+      console.log(USAGE); return cmd === undefined ? 1 : 0;
+    default:
+      throw new TesseraError(`unknown command '${cmd}'\n${USAGE}`);
+  }
+}
+
+function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new TesseraError(`${(e as Error).message}\n${USAGE}`);
+  }
+}
+
+function inspect(args: string[]): number {
+  const { positionals } = parse(args, {});
+  if (positionals.length !== 1) throw new TesseraError(`inspect takes one model\n${USAGE}`);
+  console.log(printModel(loadModel(positionals[0]!)));
+  return 0;
+}
+
+function parseShapes(specs: string[]): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const s of specs) {
+    const eq = s.indexOf('=');
+    const dims = s.slice(eq + 1).split(',').map(Number);
+    if (eq <= 0 || dims.some((d) => !Number.isInteger(d) || d < 0)) throw new TesseraError(`--shape '${s}' must be NAME=d0,d1,...`);
+    m.set(s.slice(0, eq), dims);
+  }
+  return m;
+}
+
+function readValueFile(file: string, type: Model['graph']['inputs'][number]['type']): RuntimeValue {
+  let bytes: Uint8Array;
+  try { bytes = readFileSync(file); } catch (e) {
+    throw new TesseraError(`cannot read input file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
+  }
+  return file.endsWith('.npy') ? readNpy(bytes, file) : decodeValueProto(bytes, type, file);
+}
+
+/** Seeded random tensor: floats in [-1, 1), ints in [0, 10), bools at 50%. */
+export function randomTensor(dtype: DType, shape: number[], rand: () => number): Tensor {
+  const t = Tensor.zeros(dtype, shape);
+  const vals = new Array(t.size);
+  for (let i = 0; i < vals.length; i++) {
+    const r = rand();
+    vals[i] = isFloat(dtype) ? r * 2 - 1 : isInt(dtype) ? Math.floor(r * 10) : dtype === 'bool' ? r < 0.5 : String(Math.floor(r * 10));
+  }
+  return Tensor.from(dtype, shape, vals);
+}
+
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function summarize(name: string, v: RuntimeValue): string {
+  if (v.kind !== 'tensor') return `${name}: ${v.kind}`;
+  const n = v.size;
+  let line = `${name}: ${v.dtype}[${v.shape.join(',')}]`;
+  if (n > 0 && v.dtype !== 'string') {
+    let min = Infinity, max = -Infinity, sum = 0;
+    for (let i = 0; i < n; i++) { const x = v.num(i); if (x < min) min = x; if (x > max) max = x; sum += x; }
+    line += ` min=${min.toPrecision(5)} max=${max.toPrecision(5)} mean=${(sum / n).toPrecision(5)}`;
+  }
+  const head = Array.from({ length: Math.min(n, 6) }, (_, i) => (v.dtype === 'string' ? JSON.stringify(v.data[i]) : v.num(i).toPrecision(5)));
+  return `${line} first=[${head.join(', ')}${n > 6 ? ', …' : ''}]`;
+}
+
+function run(args: string[]): number {
+  const { values, positionals } = parse(args, {
+    backend: { type: 'string', default: 'reference' },
+    input: { type: 'string', multiple: true, default: [] },
+    shape: { type: 'string', multiple: true, default: [] },
+    random: { type: 'string' },
+    'output-dir': { type: 'string' },
+    repeat: { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new TesseraError(`run takes one model\n${USAGE}`);
+  const backend = checkBackend(values.backend as string);
+  const repeat = values.repeat === undefined ? 0 : Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 0) throw new TesseraError(`--repeat must be a non-negative integer`);
+  const t0 = performance.now();
+  const model = loadModel(positionals[0]!);
+  const loadMs = performance.now() - t0;
+  const g = model.graph;
+  const formals = g.inputs.filter((v) => !g.initializers.has(v));
+  const given = new Map<string, string>();
+  for (const spec of values.input as string[]) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new TesseraError(`--input '${spec}' must be NAME=FILE`);
+    const name = spec.slice(0, eq);
+    if (!g.inputs.some((v) => v.name === name)) {
+      throw new TesseraError(`--input names '${name}', but the model's inputs are ${formals.map((v) => v.name).join(', ')}`);
+    }
+    given.set(name, spec.slice(eq + 1));
+  }
+  const shapes = parseShapes(values.shape as string[]);
+  const rand = values.random !== undefined ? seededRandom(Number(values.random)) : undefined;
+  const feeds: Record<string, RuntimeValue> = {};
+  for (const v of formals) {
+    const file = given.get(v.name);
+    if (file) { feeds[v.name] = readValueFile(file, v.type); continue; }
+    if (!rand) throw new TesseraError(`input '${v.name}' is not given (use --input ${v.name}=FILE, or --random SEED)`);
+    if (v.type?.kind !== 'tensor' || !v.type.shape) throw new TesseraError(`input '${v.name}' has no known tensor shape; give it with --input`);
+    const shape = shapes.get(v.name) ?? v.type.shape.map((d: Dim) => {
+      if (typeof d === 'number') return d;
+      throw new TesseraError(`input '${v.name}' has symbolic dimension '${d}': give --shape ${v.name}=d0,d1,...`);
+    });
+    if (shape.length !== v.type.shape.length) throw new TesseraError(`--shape for '${v.name}' has rank ${shape.length}, the input has rank ${v.type.shape.length}`);
+    feeds[v.name] = randomTensor(v.type.dtype, shape, rand);
+  }
+  const runner = prepare(model, backend);
+  const t1 = performance.now();
+  let outs = runner.run(feeds);
+  const firstMs = performance.now() - t1;
+  const times: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const s = performance.now();
+    outs = runner.run(feeds);
+    times.push(performance.now() - s);
+  }
+  console.log(`model: ${basename(positionals[0]!)} (backend ${backend}, load+verify ${loadMs.toFixed(1)} ms, first run ${firstMs.toFixed(1)} ms)`);
+  for (const [name, v] of Object.entries(outs)) console.log(summarize(name, v));
+  if (values['output-dir']) {
+    const dir = values['output-dir'] as string;
+    mkdirSync(dir, { recursive: true });
+    for (const [name, v] of Object.entries(outs)) {
+      if (v.kind !== 'tensor') throw new TesseraError(`output '${name}' is a ${v.kind}; only tensors can be written`);
+      const safe = name.replace(/[^A-Za-z0-9_.-]/g, '_');
+      writeFileSync(join(dir, `${safe}.pb`), onnxEncode(v, name));
+      if (v.dtype !== 'string' && v.dtype !== 'bf16') writeFileSync(join(dir, `${safe}.npy`), writeNpy(v));
+    }
+    console.log(`wrote ${Object.keys(outs).length} output(s) to ${dir} (.pb and .npy)`);
+  }
+  if (repeat > 0) {
+    times.sort((a, b) => a - b);
+    const mid = times.length >> 1;
+    const median = times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+    console.log(`median_ms: ${median.toFixed(3)}`);
+  }
+  return 0;
+}
+
+function onnxEncode(t: Tensor, name: string): Uint8Array {
+  const tp = tensorToProto(t, name);
+  return (tp.constructor as unknown as { encode(x: unknown): { finish(): Uint8Array } }).encode(tp).finish();
+}
+
+function conformance(args: string[]): number {
+  const { values, positionals } = parse(args, {
+    backend: { type: 'string', default: 'reference' },
+    expected: { type: 'string' },
+    json: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  });
+  if (positionals.length === 0) throw new TesseraError(`conformance needs at least one folder\n${USAGE}`);
+  const backend = checkBackend(values.backend as string);
+  const listFile = (values.expected as string | undefined) ?? join(import.meta.dirname, '..', 'test', 'expected-failures', `${backend}.txt`);
+  const expected = readExpectedFailures(listFile);
+  const cases = findCases(positionals);
+  const results = runConformance(cases, {
+    backend, expected,
+    onResult: (r: CaseResult) => {
+      if (values.quiet && r.status === 'PASS') return;
+      console.log(r.reason ? `${r.status} ${r.name}: ${r.reason}` : `${r.status} ${r.name}`);
+    },
+  });
+  const n = (s: string) => results.filter((r) => r.status === s).length;
+  const passed = n('PASS') + n('XPASS');
+  const failed = n('FAIL');
+  const xfail = n('XFAIL');
+  console.log(`conformance (${backend}): ${passed}/${results.length} cases pass (${((100 * passed) / results.length).toFixed(1)}%); ` +
+    `${xfail} expected failures (listed in ${listFile}), ${failed} unexpected failures, ${n('XPASS')} listed cases now pass`);
+  if (values.json) writeFileSync(values.json as string, JSON.stringify({ backend, results }, null, 1));
+  // The closing line: expected failures are counted as skipped (each printed above with its reason).
+  console.log(`${passed} passed, ${failed} failed, ${xfail + n('SKIP')} skipped`);
+  return failed > 0 || n('XPASS') > 0 ? 1 : 0;
+}

@@ -1,0 +1,102 @@
+// The ONNX backend-test conformance runner: each case is model.onnx + test_data_set_N/{input,output}_K.pb.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { TesseraError } from '../ir/errors.ts';
+import type { RuntimeValue } from '../ir/tensor.ts';
+import { compareValues } from './compare.ts';
+import { loadModel, prepare, type BackendName } from './driver.ts';
+import { decodeValueProto } from './onnx/tensor-proto.ts';
+
+export type CaseStatus = 'PASS' | 'FAIL' | 'SKIP' | 'XFAIL' | 'XPASS';
+export interface CaseResult { name: string; dir: string; status: CaseStatus; reason?: string; ms: number }
+
+/** Expands each argument into test-case folders (a case itself, or a folder of cases, sorted). */
+export function findCases(dirs: string[]): string[] {
+  const out: string[] = [];
+  for (const d of dirs) {
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw new TesseraError(`not a folder`, { file: d });
+    if (existsSync(join(d, 'model.onnx'))) { out.push(d); continue; }
+    const subs = readdirSync(d).sort().map((s) => join(d, s)).filter((p) => statSync(p).isDirectory());
+    const cases = subs.filter((p) => existsSync(join(p, 'model.onnx')));
+    if (cases.length === 0) throw new TesseraError(`holds no test cases (no model.onnx in it or its sub-folders)`, { file: d });
+    out.push(...cases);
+  }
+  return out;
+}
+
+/** Parses an expected-failure list: `case_name: reason` per line, `#` comments. */
+export function readExpectedFailures(path: string): Map<string, string> {
+  const m = new Map<string, string>();
+  if (!existsSync(path)) return m;
+  for (const [i, raw] of readFileSync(path, 'utf8').split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const c = line.indexOf(':');
+    if (c <= 0 || !line.slice(c + 1).trim()) throw new TesseraError(`line ${i + 1}: expected 'case_name: reason'`, { file: path });
+    m.set(line.slice(0, c).trim(), line.slice(c + 1).trim());
+  }
+  return m;
+}
+
+/** Runs one case; returns undefined on success or the reason for failure. */
+export function runCase(dir: string, backend: BackendName, deadlineMs = 60_000): string | undefined {
+  const model = loadModel(join(dir, 'model.onnx'));
+  const runner = prepare(model, backend, { deadlineMs });
+  const g = model.graph;
+  const formals = g.inputs.filter((v) => !g.initializers.has(v));
+  const sets = readdirSync(dir).filter((s) => s.startsWith('test_data_set_')).sort();
+  if (sets.length === 0) throw new TesseraError('case has no test_data_set_* folder', { file: dir });
+  for (const set of sets) {
+    const sd = join(dir, set);
+    const files = readdirSync(sd);
+    const count = (prefix: string) => files.filter((f) => f.startsWith(prefix) && f.endsWith('.pb')).length;
+    const feeds: Record<string, RuntimeValue> = {};
+    const nIn = count('input_');
+    if (nIn > formals.length) throw new TesseraError(`${set} has ${nIn} inputs but the model takes ${formals.length}`);
+    for (let i = 0; i < nIn; i++) {
+      const v = formals[i]!;
+      feeds[v.name] = decodeValueProto(readFileSync(join(sd, `input_${i}.pb`)), v.type, `${set}/input_${i}.pb`);
+    }
+    const outs = runner.run(feeds);
+    const nOut = count('output_');
+    for (let i = 0; i < nOut; i++) {
+      const v = g.outputs[i];
+      if (!v) return `${set}: expected ${nOut} outputs, the model has ${g.outputs.length}`;
+      const expected = decodeValueProto(readFileSync(join(sd, `output_${i}.pb`)), v.type, `${set}/output_${i}.pb`);
+      const why = compareValues(outs[v.name], expected);
+      if (why) return `${set}: output ${i} ('${v.name}'): ${why}`;
+    }
+  }
+  return undefined;
+}
+
+export interface ConformanceOptions {
+  backend: BackendName;
+  expected: Map<string, string>;
+  onResult?: (r: CaseResult) => void;
+}
+
+export function runConformance(cases: string[], opts: ConformanceOptions): CaseResult[] {
+  const results: CaseResult[] = [];
+  for (const dir of cases) {
+    const name = basename(dir);
+    const t0 = performance.now();
+    let reason: string | undefined;
+    try {
+      reason = runCase(dir, opts.backend);
+    } catch (e) {
+      reason = e instanceof TesseraError ? e.message : `internal error: ${(e as Error).stack ?? e}`;
+    }
+    const listed = opts.expected.get(name);
+    let status: CaseStatus;
+    if (reason === undefined) status = listed ? 'XPASS' : 'PASS';
+    else status = listed ? 'XFAIL' : 'FAIL';
+    const r: CaseResult = {
+      name, dir, status, ms: performance.now() - t0,
+      reason: status === 'XFAIL' ? `${listed} (got: ${reason!.split('\n')[0]})` : status === 'XPASS' ? `listed as expected failure (${listed}) but passed: remove it from the list` : reason,
+    };
+    results.push(r);
+    opts.onResult?.(r);
+  }
+  return results;
+}

@@ -1,0 +1,7 @@
+// Loads every op definition into the registry. One file per family of ops.
+import './elementwise.ts';
+import './reduce.ts';
+import './tensor.ts';
+import './nn.ts';
+import './control.ts';
+import './misc.ts';

@@ -1,0 +1,2 @@
+// Placeholder: definitions land in this file.
+export {};

@@ -1,0 +1,184 @@
+// The reference interpreter: executes the graph IR on the CPU with TypedArrays. It is the living
+// definition of every op (the semantics live in the op registry) and the oracle for every backend.
+import { makeRunContext } from '../ir/context.ts';
+import { TesseraError } from '../ir/errors.ts';
+import type { Graph, Model, Node, Value } from '../ir/graph.ts';
+import { lookupOp, type OpSchema } from '../ir/registry.ts';
+import type { RuntimeValue } from '../ir/tensor.ts';
+import { describeValue } from '../ir/tensor.ts';
+import '../ir/ops/index.ts';
+
+/** Variable scope chain: sub-graphs see the values of enclosing graphs. */
+class Scope {
+  readonly values = new Map<Value, RuntimeValue>();
+  constructor(readonly parent: Scope | undefined) {}
+  get(v: Value): RuntimeValue | undefined {
+    for (let s: Scope | undefined = this; s; s = s.parent) {
+      const x = s.values.get(v);
+      if (x !== undefined) return x;
+    }
+    return undefined;
+  }
+}
+
+/** Mulberry32: a small seeded PRNG so random ops are reproducible. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ReferenceOptions {
+  seed?: number;
+  /** Wall-clock budget per run() in ms, checked between nodes, so a runaway Loop cannot hang a caller. */
+  deadlineMs?: number;
+}
+
+export class ReferenceInterpreter {
+  private readonly schemaCache = new Map<Node, OpSchema>();
+  private readonly random: () => number;
+
+  private deadline = Infinity;
+
+  constructor(readonly model: Model, private readonly options: ReferenceOptions = {}) {
+    this.random = seededRandom(options.seed ?? 0);
+  }
+
+  private opsetOf(domain: string): number {
+    const d = domain === 'ai.onnx' ? '' : domain;
+    const v = this.model.opsets.get(d);
+    if (v === undefined) throw new TesseraError(`no opset imported for domain '${domain || 'ai.onnx'}'`);
+    return v;
+  }
+
+  private schemaFor(node: Node): OpSchema {
+    let s = this.schemaCache.get(node);
+    if (!s) {
+      const opset = this.opsetOf(node.domain);
+      s = lookupOp(node.domain, node.op, opset);
+      if (!s) {
+        throw new TesseraError(`unknown op ${node.domain ? node.domain + '.' : ''}${node.op} (opset ${opset})`, { node: node.name, op: node.op });
+      }
+      if (s.unsupported) throw new TesseraError(s.unsupported, { node: node.name, op: node.op });
+      this.schemaCache.set(node, s);
+    }
+    return s;
+  }
+
+  /** Runs the main graph with inputs by name; returns outputs by name. */
+  run(feeds: Record<string, RuntimeValue>): Record<string, RuntimeValue> {
+    const g = this.model.graph;
+    this.deadline = this.options.deadlineMs ? Date.now() + this.options.deadlineMs : Infinity;
+    const inputs = g.inputs.filter((v) => !g.initializers.has(v)).map((v) => feeds[v.name]);
+    const outs = this.runGraph(g, inputs, undefined, true);
+    const result: Record<string, RuntimeValue> = {};
+    g.outputs.forEach((v, i) => { result[v.name] = outs[i]!; });
+    return result;
+  }
+
+  /**
+   * Executes `g` in a child scope of `parent`. Graph inputs that are initializers take the initializer's
+   * value unless a feed overrides them (ONNX semantics); `inputs` lists the non-initializer inputs in
+   * order for the main graph, or all formal inputs for sub-graphs.
+   */
+  runGraph(g: Graph, inputs: (RuntimeValue | undefined)[], parent: Scope | undefined, isMain = false): RuntimeValue[] {
+    const scope = new Scope(parent);
+    for (const [v, t] of g.initializers) scope.values.set(v, t);
+    const formals = isMain ? g.inputs.filter((v) => !g.initializers.has(v)) : g.inputs;
+    formals.forEach((v, i) => {
+      const x = inputs[i];
+      if (x !== undefined) scope.values.set(v, x);
+    });
+
+    // Release intermediate values after their last use in this graph (sub-graph uses count as uses).
+    const lastUse = new Map<Value, number>();
+    g.nodes.forEach((n, i) => {
+      for (const v of n.inputs) if (v) lastUse.set(v, i);
+      for (const { graph } of regionsOf(n)) for (const v of capturedValues(graph)) lastUse.set(v, i);
+    });
+    const keep = new Set(g.outputs);
+
+    for (let i = 0; i < g.nodes.length; i++) {
+      const node = g.nodes[i]!;
+      if (Date.now() > this.deadline) {
+        throw new TesseraError(`run exceeded its time limit of ${this.options.deadlineMs} ms`, { node: node.name, op: node.op });
+      }
+      const schema = this.schemaFor(node);
+      const args = node.inputs.map((v) => {
+        if (!v || v.name === '') return undefined;
+        const x = scope.get(v);
+        if (x === undefined) {
+          throw new TesseraError(`input '${v.name}' has no value (not fed, not computed)`, { node: node.name, op: node.op });
+        }
+        return x;
+      });
+      let results: (RuntimeValue | undefined)[];
+      try {
+        const ctx = makeRunContext(node, schema, this.opsetOf(node.domain), args,
+          (sub, subInputs) => this.runGraph(sub, subInputs, scope), this.random);
+        results = schema.run(ctx);
+      } catch (e) {
+        throw asPlacedError(e, node, args);
+      }
+      node.outputs.forEach((v, k) => {
+        if (!v || v.name === '') return;
+        const r = results[k];
+        if (r === undefined) {
+          throw new TesseraError(`produced no value for output ${k} ('${v.name}')`, { node: node.name, op: node.op });
+        }
+        scope.values.set(v, r);
+      });
+      for (const v of node.inputs) {
+        if (v && lastUse.get(v) === i && !keep.has(v) && !g.initializers.has(v)) scope.values.delete(v);
+      }
+    }
+    return g.outputs.map((v) => {
+      const x = scope.get(v);
+      if (x === undefined) throw new TesseraError(`graph '${g.name}' output '${v.name}' was never computed`);
+      return x;
+    });
+  }
+}
+
+function regionsOf(n: Node): { graph: Graph }[] {
+  const out: { graph: Graph }[] = [];
+  for (const a of n.attrs.values()) {
+    if (a.kind === 'graph') out.push({ graph: a.value });
+    else if (a.kind === 'graphs') for (const g of a.value) out.push({ graph: g });
+  }
+  return out;
+}
+
+const captureCache = new WeakMap<Graph, Set<Value>>();
+/** Values a sub-graph (or its nested sub-graphs) reads from enclosing scopes. */
+export function capturedValues(g: Graph): Set<Value> {
+  let c = captureCache.get(g);
+  if (c) return c;
+  const defined = new Set<Value>([...g.inputs, ...g.initializers.keys()]);
+  for (const n of g.nodes) for (const v of n.outputs) if (v) defined.add(v);
+  c = new Set<Value>();
+  for (const n of g.nodes) {
+    for (const v of n.inputs) if (v && !defined.has(v)) c.add(v);
+    for (const { graph } of regionsOf(n)) for (const v of capturedValues(graph)) if (!defined.has(v)) c.add(v);
+  }
+  for (const v of g.outputs) if (!defined.has(v)) c.add(v);
+  captureCache.set(g, c);
+  return c;
+}
+
+function asPlacedError(e: unknown, node: Node, args: (RuntimeValue | undefined)[]): Error {
+  if (e instanceof TesseraError) return e.at({ node: node.name, op: node.op });
+  if (e instanceof RangeError) {
+    // Allocation failures and invalid lengths are user-visible limits, not crashes.
+    return new TesseraError(`${e.message} (inputs: ${args.map(describeValue).join(', ')})`, { node: node.name, op: node.op });
+  }
+  const err = e as Error;
+  const wrapped = new Error(`internal error in node '${node.name}' (${node.op}) with inputs ${args.map(describeValue).join(', ')}: ${err.message}`);
+  wrapped.stack = `${wrapped.message}\n${err.stack ?? ''}`;
+  return wrapped;
+}
