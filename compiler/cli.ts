@@ -8,6 +8,7 @@ import type { Model } from '../ir/graph.ts';
 import { printModel } from '../ir/printer.ts';
 import { Tensor, type RuntimeValue } from '../ir/tensor.ts';
 import type { Dim } from '../ir/types.ts';
+import { seededRandom } from '../ir/random.ts';
 import { findCases, readExpectedFailures, runConformance, type CaseResult } from './conformance.ts';
 import { checkBackend, loadModel, prepare } from './driver.ts';
 import { readNpy, writeNpy } from './npy.ts';
@@ -81,16 +82,6 @@ export function randomTensor(dtype: DType, shape: number[], rand: () => number):
     vals[i] = isFloat(dtype) ? r * 2 - 1 : isInt(dtype) ? Math.floor(r * 10) : dtype === 'bool' ? r < 0.5 : String(Math.floor(r * 10));
   }
   return Tensor.from(dtype, shape, vals);
-}
-
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function summarize(name: string, v: RuntimeValue): string {

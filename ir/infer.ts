@@ -4,7 +4,7 @@ import { makeInferContext, makeRunContext } from './context.ts';
 import { TesseraError } from './errors.ts';
 import type { Graph, Model, Node, Value } from './graph.ts';
 import { lookupOp } from './registry.ts';
-import type { Tensor } from './tensor.ts';
+import { MAX_TENSOR_ELEMENTS, type Tensor } from './tensor.ts';
 import { typeToString, type Dim, type TensorType, type ValueType } from './types.ts';
 
 /** Constants up to this many elements are propagated through inference (shape math, not weights). */
@@ -39,6 +39,7 @@ class InferEngine {
         if (t && (!v.type || isLessSpecific(v.type, t))) v.type = t;
       });
     }
+    for (const v of g.inputs) checkSize(v, undefined);
     for (const [v, t] of g.initializers) {
       // An initializer that is also a graph input can be overridden by a feed: not a constant.
       if (!g.inputs.includes(v)) this.constants.set(v, t);
@@ -94,6 +95,7 @@ class InferEngine {
         throw new TesseraError(`output '${v.name}' is declared ${typeToString(v.type)} but the op computes ${typeToString(inferred)}`, place);
       }
       v.type = v.type ? mostSpecific(v.type, inferred) : inferred;
+      checkSize(v, place);
     });
 
     // Fold small computations on constants (deterministic ops without sub-graphs only).
@@ -113,6 +115,17 @@ class InferEngine {
         throw new Error(`internal error folding node '${node.name}' (${node.op}): ${(e as Error).message}`, { cause: e });
       }
     }
+  }
+}
+
+/** A static shape with more elements than any tensor may hold is an error at compile time. */
+function checkSize(v: Value, place: { node: string; op: string } | undefined): void {
+  const t = v.type;
+  if (t?.kind !== 'tensor' || !t.shape) return;
+  let n = 1;
+  for (const d of t.shape) if (typeof d === 'number') n *= d;
+  if (n > MAX_TENSOR_ELEMENTS) {
+    throw new TesseraError(`value '${v.name}' has shape [${t.shape.join(',')}] with ${n} elements, more than the limit of ${MAX_TENSOR_ELEMENTS}`, place);
   }
 }
 

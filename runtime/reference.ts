@@ -6,6 +6,7 @@ import type { Graph, Model, Node, Value } from '../ir/graph.ts';
 import { lookupOp, type OpSchema } from '../ir/registry.ts';
 import type { RuntimeValue } from '../ir/tensor.ts';
 import { describeValue } from '../ir/tensor.ts';
+import { seededRandom } from '../ir/random.ts';
 import '../ir/ops/index.ts';
 
 /** Variable scope chain: sub-graphs see the values of enclosing graphs. */
@@ -19,18 +20,6 @@ class Scope {
     }
     return undefined;
   }
-}
-
-/** Mulberry32: a small seeded PRNG so random ops are reproducible. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface ReferenceOptions {
@@ -70,12 +59,15 @@ export class ReferenceInterpreter {
     return s;
   }
 
-  /** Runs the main graph with inputs by name; returns outputs by name. */
+  /** Runs the main graph with inputs by name; returns outputs by name. Feeds are validated first. */
   run(feeds: Record<string, RuntimeValue>): Record<string, RuntimeValue> {
     const g = this.model.graph;
     this.deadline = this.options.deadlineMs ? Date.now() + this.options.deadlineMs : Infinity;
+    validateFeeds(g, feeds);
+    const overrides = new Map<Value, RuntimeValue>();
+    for (const v of g.inputs) if (g.initializers.has(v) && feeds[v.name] !== undefined) overrides.set(v, feeds[v.name]!);
     const inputs = g.inputs.filter((v) => !g.initializers.has(v)).map((v) => feeds[v.name]);
-    const outs = this.runGraph(g, inputs, undefined, true);
+    const outs = this.runGraph(g, inputs, undefined, true, overrides);
     const result: Record<string, RuntimeValue> = {};
     g.outputs.forEach((v, i) => { result[v.name] = outs[i]!; });
     return result;
@@ -86,9 +78,10 @@ export class ReferenceInterpreter {
    * value unless a feed overrides them (ONNX semantics); `inputs` lists the non-initializer inputs in
    * order for the main graph, or all formal inputs for sub-graphs.
    */
-  runGraph(g: Graph, inputs: (RuntimeValue | undefined)[], parent: Scope | undefined, isMain = false): RuntimeValue[] {
+  runGraph(g: Graph, inputs: (RuntimeValue | undefined)[], parent: Scope | undefined, isMain = false,
+    overrides?: Map<Value, RuntimeValue>): RuntimeValue[] {
     const scope = new Scope(parent);
-    for (const [v, t] of g.initializers) scope.values.set(v, t);
+    for (const [v, t] of g.initializers) scope.values.set(v, overrides?.get(v) ?? t);
     const formals = isMain ? g.inputs.filter((v) => !g.initializers.has(v)) : g.inputs;
     formals.forEach((v, i) => {
       const x = inputs[i];
@@ -142,6 +135,50 @@ export class ReferenceInterpreter {
       if (x === undefined) throw new TesseraError(`graph '${g.name}' output '${v.name}' was never computed`);
       return x;
     });
+  }
+}
+
+/** Checks names, kinds, dtypes and shapes of the feeds against the graph's declared inputs. */
+export function validateFeeds(g: Graph, feeds: Record<string, RuntimeValue>): void {
+  const known = new Set(g.inputs.map((v) => v.name));
+  const formals = g.inputs.filter((v) => !g.initializers.has(v));
+  for (const name of Object.keys(feeds)) {
+    if (!known.has(name)) {
+      throw new TesseraError(`unknown input '${name}' (the model's inputs are ${formals.map((v) => v.name).join(', ') || 'none'})`);
+    }
+  }
+  const symbols = new Map<string, number>();
+  for (const v of formals) {
+    const x = feeds[v.name];
+    if (x === undefined) {
+      if (v.type?.kind === 'optional') continue;
+      throw new TesseraError(`input '${v.name}' is missing`);
+    }
+    const t = v.type;
+    if (!t) continue;
+    if (t.kind === 'tensor') {
+      if (x.kind !== 'tensor') throw new TesseraError(`input '${v.name}' must be a tensor, got a ${x.kind}`);
+      if (x.dtype !== t.dtype) throw new TesseraError(`input '${v.name}' must have dtype ${t.dtype}, got ${x.dtype}`);
+      if (!t.shape) continue;
+      const want = `[${t.shape.join(',')}]`;
+      if (x.shape.length !== t.shape.length) {
+        throw new TesseraError(`input '${v.name}' must have shape ${want} (rank ${t.shape.length}), got [${x.shape.join(',')}]`);
+      }
+      t.shape.forEach((d, i) => {
+        const got = x.shape[i]!;
+        if (typeof d === 'number') {
+          if (d !== got) throw new TesseraError(`input '${v.name}' must have shape ${want}, got [${x.shape.join(',')}] (dimension ${i} is ${got}, expected ${d})`);
+        } else {
+          const prev = symbols.get(d);
+          if (prev !== undefined && prev !== got) {
+            throw new TesseraError(`input '${v.name}' dimension ${i} ('${d}') is ${got}, but '${d}' is ${prev} in another input`);
+          }
+          symbols.set(d, got);
+        }
+      });
+    } else if (t.kind === 'sequence' && x.kind !== 'sequence') {
+      throw new TesseraError(`input '${v.name}' must be a sequence, got a ${x.kind}`);
+    }
   }
 }
 

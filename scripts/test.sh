@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: type check, vitest (unit, property, real models against onnxruntime-node) and the
+# ONNX conformance suites on every backend. Independent parts run in parallel on the machine's cores.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+DATA=.data/onnx/usr/share/libonnx-testdata/data
+mkdir -p .tmp/test-logs
+status=0
+
+echo "== type check (tsc --noEmit)"
+npx tsc --noEmit -p . || status=1
+
+conformance() { # backend suite
+  local log=.tmp/test-logs/conformance-$1-$2.log
+  node bin/tessera.js conformance "$DATA/$2" --backend "$1" > "$log" 2>&1
+  echo $? > "$log.rc"
+}
+pids=()
+if [ -d "$DATA/node" ]; then
+  for suite in node pytorch-converted pytorch-operator simple; do
+    conformance reference "$suite" & pids+=($!)
+  done
+else
+  echo "== conformance SKIPPED: libonnx-testdata is not available (see setup messages above)"
+fi
+
+echo "== vitest"
+npx vitest run --reporter=dot || status=1
+for p in "${pids[@]}"; do wait "$p"; done
+
+if [ -d "$DATA/node" ]; then
+  for suite in node pytorch-converted pytorch-operator simple; do
+    log=.tmp/test-logs/conformance-reference-$suite.log
+    echo "== conformance reference $suite (full log: $log)"
+    grep -E '^(FAIL|XPASS|internal)' "$log" | head -50
+    tail -n 2 "$log"
+    [ "$(cat "$log.rc")" = 0 ] || status=1
+  done
+fi
+[ $status = 0 ] && echo "== all test stages passed" || echo "== SOME TEST STAGES FAILED"
+exit $status
