@@ -1,0 +1,16 @@
+// The compiler's public API (package export `tessera`).
+export { loadModel, prepare, BACKENDS, type BackendName, type Runner } from './driver.ts';
+export { importOnnx, importOnnxFile } from './onnx/import.ts';
+export { tensorFromProto, tensorToProto, decodeValueProto } from './onnx/tensor-proto.ts';
+export { readNpy, writeNpy } from './npy.ts';
+export { compareValues, compareTensors, ONNX_TOLERANCE } from './compare.ts';
+export { findCases, runCase, runConformance, readExpectedFailures } from './conformance.ts';
+export { printModel, printGraph } from '../ir/printer.ts';
+export { verifyModel } from '../ir/verify.ts';
+export { inferModel } from '../ir/infer.ts';
+export { lookupOp, knownOps, registerOp } from '../ir/registry.ts';
+export * from '../ir/graph.ts';
+export * from '../ir/types.ts';
+export * from '../ir/dtype.ts';
+export { Tensor } from '../ir/tensor.ts';
+export { TesseraError } from '../ir/errors.ts';
