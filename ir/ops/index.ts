@@ -5,3 +5,5 @@ import './tensor.ts';
 import './nn.ts';
 import './control.ts';
 import './misc.ts';
+import './rnn.ts';
+import './image.ts';
