@@ -80,6 +80,8 @@ export class ReferenceInterpreter {
    */
   runGraph(g: Graph, inputs: (RuntimeValue | undefined)[], parent: Scope | undefined, isMain = false,
     overrides?: Map<Value, RuntimeValue>): RuntimeValue[] {
+    // Checked here as well as between nodes, so that loops over bodies without nodes stay interruptible.
+    if (Date.now() > this.deadline) throw new TesseraError(`run exceeded its time limit of ${this.options.deadlineMs} ms (in graph '${g.name}')`);
     const scope = new Scope(parent);
     for (const [v, t] of g.initializers) scope.values.set(v, overrides?.get(v) ?? t);
     const formals = isMain ? g.inputs.filter((v) => !g.initializers.has(v)) : g.inputs;

@@ -351,7 +351,6 @@ function runLoop(ctx: RunContext): RuntimeValue[] {
   if (nScan < 0 || body.inputs.length !== 2 + nCarried) {
     throw new TesseraError(`body takes ${body.inputs.length} inputs and has ${body.outputs.length} outputs, which does not fit ${nCarried} loop-carried values`);
   }
-  if (body.nodes.length === 0) return runEmptyBodyLoop(ctx, body, maxTrips, condIn !== undefined, keepGoing, nCarried, nScan);
 
   let carried = carriedInitial(ctx, nCarried);
   let condValue: RuntimeValue = condIn ?? TRUE();
@@ -384,121 +383,6 @@ function collectScanElement(items: Tensor[], v: RuntimeValue | undefined, k: num
 function finishScan(ctx: RunContext, items: Tensor[], outIndex: number): Tensor {
   if (items.length === 0) return emptyFromType(ctx.node.outputs[outIndex]?.type, `scan output ${outIndex}`);
   return stackAxis(items, 0, `scan output ${outIndex}`);
-}
-
-type Token = RuntimeValue | { iter: bigint };
-
-/** Scan rows of a fast-forwarded loop: `tokens` repeated `repeat` times, iteration numbers advancing by `step`. */
-interface RowRun { tokens: Token[]; repeat: bigint; step: bigint }
-
-/**
- * A body without nodes never reaches the interpreter's deadline check, so it is not iterated blindly:
- * each output is a body input, a body initializer or an outer value, which makes the loop state a fixed
- * map of slots that repeats within a few iterations. A repeat is skipped ahead over whole periods (scan
- * rows recorded as repeated runs), or reported as an endless loop when only the condition bounds it.
- */
-function runEmptyBodyLoop(
-  ctx: RunContext, body: Graph, maxTrips: bigint | undefined, hasCond: boolean, keepGoing: boolean,
-  nCarried: number, nScan: number,
-): RuntimeValue[] {
-  // Slot 0 is the condition, slots 1..n the loop-carried values.
-  let slots: Token[] = [ctx.inputs[1] ?? TRUE(), ...carriedInitial(ctx, nCarried)];
-  const runs: RowRun[][] = Array.from({ length: nScan }, () => []);
-  const materialize = (t: Token): RuntimeValue => ('iter' in t ? iterTensor(t.iter) : t);
-  const finish = (): RuntimeValue[] =>
-    [...slots.slice(1).map(materialize), ...runs.map((r, k) => materializeRows(ctx, r, nCarried + k))];
-  if (!((maxTrips === undefined || maxTrips > 0n) && keepGoing)) return finish();
-
-  // Values of outputs that are not body inputs are the same in every iteration: take them from one run.
-  const firstOuts = ctx.runGraph(body, [iterTensor(0n), ...slots.map(materialize)]);
-  const sources = body.outputs.map((v, k): { input: number } | { fixed: RuntimeValue } => {
-    const idx = body.inputs.indexOf(v);
-    return idx >= 0 ? { input: idx } : { fixed: firstOuts[k]! };
-  });
-  const resolve = (k: number, state: Token[], i: bigint): Token => {
-    const src = sources[k]!;
-    if ('fixed' in src) return src.fixed;
-    return src.input === 0 ? { iter: i } : state[src.input - 1]!;
-  };
-  const ids = new WeakMap<object, number>();
-  let nextId = 0;
-  const idOf = (o: object): number => {
-    let id = ids.get(o);
-    if (id === undefined) { id = nextId++; ids.set(o, id); }
-    return id;
-  };
-  // Iteration numbers enter the state only by delay from the current iteration, so equal signatures
-  // mean equal futures (up to that shift).
-  const signature = (state: Token[], i: bigint): string =>
-    state.map((t) => ('iter' in t ? `i${i - t.iter}` : `v${idOf(t)}`)).join(',');
-
-  const seen = new Map<string, bigint>();
-  let i = 0n;
-  while ((maxTrips === undefined || i < maxTrips) && keepGoing) {
-    const sig = signature(slots, i);
-    const before = seen.get(sig);
-    if (before !== undefined) {
-      if (maxTrips === undefined) throw new TesseraError('Loop never ends: its body has no nodes and its condition stays true');
-      const period = i - before;
-      const repeats = (maxTrips - i) / period;
-      const skip = repeats * period;
-      for (const r of runs) {
-        // The rows since `before` are single simulated rows (seen is cleared after every skip).
-        const tokens = r.slice(r.length - Number(period)).map((x) => shiftToken(x.tokens[0]!, period));
-        r.push({ tokens, repeat: repeats, step: period });
-      }
-      slots = slots.map((t) => shiftToken(t, skip));
-      i += skip;
-      seen.clear();
-      if (i >= maxTrips) break;
-    }
-    seen.set(sig, i);
-    const next = slots.map((_, s) => resolve(s, slots, i));
-    for (let k = 0; k < nScan; k++) runs[k]!.push({ tokens: [resolve(1 + nCarried + k, slots, i)], repeat: 1n, step: 0n });
-    slots = next;
-    if (hasCond) keepGoing = readBool(materialize(slots[0]!), 'body output 0 (the condition)');
-    i++;
-  }
-  return finish();
-}
-
-const shiftToken = (t: Token, by: bigint): Token => ('iter' in t ? { iter: t.iter + by } : t);
-
-function materializeRows(ctx: RunContext, runs: RowRun[], outIndex: number): Tensor {
-  const what = `scan output ${outIndex}`;
-  let rows = 0n;
-  for (const r of runs) rows += BigInt(r.tokens.length) * r.repeat;
-  if (rows === 0n) return emptyFromType(ctx.node.outputs[outIndex]?.type, what);
-  const sample = (t: Token): Tensor => {
-    const v = 'iter' in t ? iterTensor(t.iter) : t;
-    if (v.kind !== 'tensor') throw new TesseraError(`${what} must be a tensor, got a ${v.kind}`);
-    return v;
-  };
-  const first = sample(runs[0]!.tokens[0]!);
-  for (const r of runs) {
-    for (const t of r.tokens) {
-      const v = sample(t);
-      if (v.dtype !== first.dtype || v.rank !== first.rank || v.shape.some((d, j) => d !== first.shape[j])) {
-        throw new TesseraError(`${what} is ${v.dtype}[${v.shape.join(',')}] in one iteration and ${first.dtype}[${first.shape.join(',')}] in another; it must not change`);
-      }
-    }
-  }
-  if (rows > BigInt(MAX_TENSOR_ELEMENTS)) throw new TesseraError(`${what} would have ${rows} rows, more than the limit of ${MAX_TENSOR_ELEMENTS}`);
-  const shape = [Number(rows), ...first.shape];
-  const out = allocData(first.dtype, checkShape(shape, what));
-  const rowSize = first.size;
-  if (rowSize === 0) return new Tensor(first.dtype, shape, out);
-  let off = 0;
-  for (const r of runs) {
-    for (let rep = 0n; rep < r.repeat; rep++) {
-      for (const t of r.tokens) {
-        if ('iter' in t) (out as BigInt64Array)[off] = t.iter + rep * r.step;
-        else copyRange((t as Tensor).data, 0, out, off, rowSize);
-        off += rowSize;
-      }
-    }
-  }
-  return new Tensor(first.dtype, shape, out);
 }
 
 // ---------------------------------------------------------------------------------------------------
