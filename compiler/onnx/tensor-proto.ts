@@ -200,7 +200,12 @@ export function decodeValueProto(bytes: Uint8Array, expected: ValueType | undefi
   try {
     if (expected?.kind === 'sequence') return decodeSequence(bytes, what);
     if (expected?.kind === 'optional') return decodeOptional(bytes, what);
-    return decodeTensorProtoBytes(bytes, what);
+    const t = decodeTensorProtoBytes(bytes, what);
+    // ONNX ≤ 1.13 wrote bfloat16 test data as uint16 tensors holding the bf16 bits: read them as bf16.
+    if (expected?.kind === 'tensor' && expected.dtype === 'bf16' && t.dtype === 'u16') {
+      return new Tensor('bf16', t.shape, Float32Array.from(t.data as Uint16Array, bf16BitsToF32));
+    }
+    return t;
   } catch (e) {
     if (e instanceof TesseraError) throw e;
     throw new TesseraError(`${what} could not be decoded: ${(e as Error).message}`);
