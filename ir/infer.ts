@@ -98,6 +98,14 @@ class InferEngine {
       checkSize(v, place);
     });
 
+    if (schema.constantOutputs) {
+      const ctx = makeInferContext(node, schema, opset, types, consts, this.freshDim, (g, ts) => this.graph(g, ts));
+      schema.constantOutputs(ctx).forEach((c, i) => {
+        const v = node.outputs[i];
+        if (v && c && c.size <= FOLD_LIMIT) this.constants.set(v, c);
+      });
+    }
+
     // Fold small computations on constants (deterministic ops without sub-graphs only).
     const foldable = !schema.nondeterministic && consts.every((c, i) => c !== undefined || node.inputs[i] === null)
       && ![...node.attrs.values()].some((a) => a.kind === 'graph' || a.kind === 'graphs')

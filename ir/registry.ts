@@ -28,6 +28,11 @@ export interface OpSchema {
   infer(ctx: InferContext): (ValueType | undefined)[];
   /** Reference semantics: the spec every backend is tested against. */
   run(ctx: RunContext): (RuntimeValue | undefined)[];
+  /**
+   * Outputs known from input types alone (Shape, Size of a static shape), so shape computations fold even
+   * when the data of the input is not constant.
+   */
+  constantOutputs?(ctx: InferContext): (Tensor | undefined)[];
   /** Ops whose results differ run to run (random): never constant-folded, skipped by oracles. */
   nondeterministic?: boolean;
   /** Training-only or otherwise out-of-scope; the message says why it is rejected. */

@@ -382,16 +382,7 @@ function shapeRange(ctx: InferContext | RunContext, rank: number, sliced: boolea
   return [start, Math.max(start, end)];
 }
 
-/** An op definition that can also name outputs known from input types alone (Shape and Size of static shapes). */
-export interface TypeFoldingSchema extends OpSchema {
-  /**
-   * Output values computable from the input types without input values (e.g. Shape of a tensor whose
-   * shape is static), so shape arithmetic downstream of a non-constant tensor still folds to constants.
-   */
-  constantOutputs(ctx: InferContext): (Tensor | undefined)[];
-}
-
-function shapeSchema(since: number): TypeFoldingSchema {
+function shapeSchema(since: number): OpSchema {
   const sliced = since >= 15;
   return {
     name: 'Shape', since, inputs: [1, 1], outputs: [1, 1],
@@ -417,7 +408,7 @@ function shapeSchema(since: number): TypeFoldingSchema {
   };
 }
 
-function sizeSchema(since: number): TypeFoldingSchema {
+function sizeSchema(since: number): OpSchema {
   return {
     name: 'Size', since, inputs: [1, 1], outputs: [1, 1], attrs: {},
     infer: () => [tensorType('i64', [])],
