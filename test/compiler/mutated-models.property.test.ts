@@ -1,5 +1,5 @@
 // Property: any byte-level corruption of a real model gives a clean TesseraError or a valid graph —
-// never an uncaught exception, crash or hang.
+// never an uncaught exception, crash or hang; a valid one then runs or fails cleanly on small inputs.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -8,6 +8,12 @@ import { importOnnx } from '../../compiler/onnx/import.ts';
 import { TesseraError } from '../../ir/errors.ts';
 import { inferModel } from '../../ir/infer.ts';
 import { verifyModel } from '../../ir/verify.ts';
+import { randomTensor } from '../../compiler/cli.ts';
+import type { Model } from '../../ir/graph.ts';
+import { seededRandom } from '../../ir/random.ts';
+import type { Tensor } from '../../ir/tensor.ts';
+import { isStaticShape } from '../../ir/types.ts';
+import { ReferenceInterpreter } from '../../runtime/reference.ts';
 import { REAL_MODELS, ROOT } from '../util/real-models.ts';
 
 const NODE = join(ROOT, '.data/onnx/usr/share/libonnx-testdata/data/node');
@@ -25,6 +31,20 @@ const cls = REAL_MODELS.find((m) => m.name.startsWith('PP-OCR cls'))!;
 if (existsSync(cls.path)) corpus.push({ name: 'ppocr-cls', bytes: readFileSync(cls.path) });
 const vad = REAL_MODELS.find((m) => m.name === 'silero-vad 16k op15')!;
 if (existsSync(vad.path)) corpus.push({ name: 'silero-vad-16k', bytes: readFileSync(vad.path) });
+
+/** Seeded inputs when every input has a small static shape; undefined otherwise. */
+function smallFeeds(model: Model, seed: number): Record<string, Tensor> | undefined {
+  const g = model.graph;
+  const rand = seededRandom(seed);
+  const feeds: Record<string, Tensor> = {};
+  for (const v of g.inputs.filter((x) => !g.initializers.has(x))) {
+    const t = v.type;
+    if (t?.kind !== 'tensor' || !isStaticShape(t.shape) || t.dtype === 'string') return undefined;
+    if (t.shape.reduce((a, b) => a * b, 1) > 100_000) return undefined;
+    feeds[v.name] = randomTensor(t.dtype, t.shape, rand);
+  }
+  return feeds;
+}
 
 type Mutation =
   | { kind: 'flip'; at: number; bit: number }
@@ -56,7 +76,7 @@ function apply(src: Uint8Array, muts: Mutation[]): Uint8Array {
 
 describe('corrupted models', () => {
   it.skipIf(corpus.length === 0)('give a clean error or a valid graph (fast-check, 1000 cases)', () => {
-    let clean = 0, valid = 0;
+    let clean = 0, valid = 0, ran = 0;
     fc.assert(
       fc.property(fc.integer({ min: 0, max: corpus.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), (which, muts) => {
         const bytes = apply(corpus[which]!.bytes, muts);
@@ -65,6 +85,14 @@ describe('corrupted models', () => {
           verifyModel(model);
           inferModel(model);
           valid++;
+          // A corrupted model that still verifies must also run cleanly (or fail cleanly) on small inputs.
+          const feeds = smallFeeds(model, which);
+          if (feeds) {
+            try { new ReferenceInterpreter(model, { deadlineMs: 2000 }).run(feeds); ran++; } catch (e) {
+              if (!(e instanceof TesseraError)) throw e;
+              ran++;
+            }
+          }
         } catch (e) {
           if (!(e instanceof TesseraError)) throw e;
           expect(e.message.length).toBeGreaterThan(0);
@@ -74,5 +102,9 @@ describe('corrupted models', () => {
       { numRuns: 1000, seed: Number(process.env.TESSERA_FUZZ_SEED ?? 20261127) },
     );
     expect(clean + valid).toBe(1000);
+    // Both outcomes occur, so the property exercises the importer's errors and the valid path alike.
+    expect(clean).toBeGreaterThan(100);
+    expect(valid).toBeGreaterThan(20);
+    expect(ran).toBeGreaterThan(10);
   });
 });
