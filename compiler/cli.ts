@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { isFloat, isInt, type DType } from '../ir/dtype.ts';
 import { TesseraError } from '../ir/errors.ts';
 import type { Model } from '../ir/graph.ts';
-import { printModel } from '../ir/printer.ts';
+import { DEFAULT_INLINE_LIMIT, printModel, writeTirFile } from '../grammar/index.ts';
 import { Tensor, type RuntimeValue } from '../ir/tensor.ts';
 import type { Dim } from '../ir/types.ts';
 import { seededRandom } from '../ir/random.ts';
@@ -15,11 +15,13 @@ import { readNpy, writeNpy } from './npy.ts';
 import { decodeValueProto, tensorToProto } from './onnx/tensor-proto.ts';
 
 const USAGE = `usage:
-  tessera inspect MODEL.onnx
+  tessera inspect MODEL.onnx|MODEL.tir [--save OUT.tir]
   tessera run MODEL.onnx [--backend reference] [--input NAME=FILE.pb|FILE.npy]... [--random SEED]
                          [--shape NAME=d0,d1,...]... [--output-dir DIR] [--repeat N]
   tessera conformance DIR... [--backend reference] [--expected FILE] [--json FILE]
 
+  MODEL may be a .onnx file or a textual-IR .tir file (its blobs, if any, in MODEL.tir.bin beside it).
+  inspect prints the textual IR; --save writes it as OUT.tir (+ OUT.tir.bin).
   run: inputs not given by --input are filled with seeded random values when --random is set
   (symbolic dimensions need --shape). With --repeat N the model runs N times after one warm-up and
   'median_ms: X' is printed (time per run, loading excluded).
@@ -48,9 +50,16 @@ function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeo
 }
 
 function inspect(args: string[]): number {
-  const { positionals } = parse(args, {});
+  const { values, positionals } = parse(args, { save: { type: 'string' } });
   if (positionals.length !== 1) throw new TesseraError(`inspect takes one model\n${USAGE}`);
-  console.log(printModel(loadModel(positionals[0]!)));
+  const model = loadModel(positionals[0]!);
+  const { text, blobs } = printModel(model);
+  if (blobs.size > 0) {
+    console.log(`# ${blobs.size} tensor(s) with more than ${DEFAULT_INLINE_LIMIT} elements are shown by reference (@blob("name")), without their values;\n` +
+      `# --save FILE.tir writes the text and FILE.tir.bin with their values (loadable wherever a .onnx is)`);
+  }
+  process.stdout.write(text);
+  if (values.save) writeTirFile(values.save as string, model);
   return 0;
 }
 

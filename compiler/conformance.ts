@@ -15,13 +15,19 @@ export function findCases(dirs: string[]): string[] {
   const out: string[] = [];
   for (const d of dirs) {
     if (!existsSync(d) || !statSync(d).isDirectory()) throw new TesseraError(`not a folder`, { file: d });
-    if (existsSync(join(d, 'model.onnx'))) { out.push(d); continue; }
+    if (caseModel(d)) { out.push(d); continue; }
     const subs = readdirSync(d).sort().map((s) => join(d, s)).filter((p) => statSync(p).isDirectory());
-    const cases = subs.filter((p) => existsSync(join(p, 'model.onnx')));
-    if (cases.length === 0) throw new TesseraError(`holds no test cases (no model.onnx in it or its sub-folders)`, { file: d });
+    const cases = subs.filter((p) => caseModel(p));
+    if (cases.length === 0) throw new TesseraError(`holds no test cases (no model.onnx or model.tir in it or its sub-folders)`, { file: d });
     out.push(...cases);
   }
   return out;
+}
+
+/** The model file of a case folder: model.onnx, or model.tir (textual IR). */
+function caseModel(dir: string): string | undefined {
+  for (const f of ['model.onnx', 'model.tir']) if (existsSync(join(dir, f))) return join(dir, f);
+  return undefined;
 }
 
 /** Parses an expected-failure list: `case_name: reason` per line, `#` comments. */
@@ -40,7 +46,9 @@ export function readExpectedFailures(path: string): Map<string, string> {
 
 /** Runs one case; returns undefined on success or the reason for failure. */
 export function runCase(dir: string, backend: BackendName, deadlineMs = 60_000): string | undefined {
-  const model = loadModel(join(dir, 'model.onnx'));
+  const file = caseModel(dir);
+  if (!file) throw new TesseraError('case has no model.onnx or model.tir', { file: dir });
+  const model = loadModel(file);
   const runner = prepare(model, backend, { deadlineMs });
   const g = model.graph;
   const formals = g.inputs.filter((v) => !g.initializers.has(v));

@@ -7,6 +7,7 @@ import type { RuntimeValue } from '../ir/tensor.ts';
 import { verifyModel } from '../ir/verify.ts';
 import { ReferenceInterpreter } from '../runtime/reference.ts';
 import { importOnnxFile } from './onnx/import.ts';
+import { readTirFile } from '../grammar/blobs.ts';
 
 export const BACKENDS = ['reference'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -18,11 +19,11 @@ export function checkBackend(name: string): BackendName {
   return name as BackendName;
 }
 
-/** Reads a model file (.onnx), verifies its structure and infers all types. */
+/** Reads a model file (.onnx, or .tir textual IR), verifies its structure and infers all types. */
 export function loadModel(path: string): Model {
   if (!existsSync(path)) throw new TesseraError(`model file not found`, { file: path });
   if (statSync(path).isDirectory()) throw new TesseraError(`is a directory, expected a model file`, { file: path });
-  const model = importOnnxFile(path);
+  const model = path.endsWith('.tir') ? readTirFile(path) : importOnnxFile(path);
   try {
     verifyModel(model);
     inferModel(model);

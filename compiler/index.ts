@@ -5,7 +5,7 @@ export { tensorFromProto, tensorToProto, decodeValueProto } from './onnx/tensor-
 export { readNpy, writeNpy } from './npy.ts';
 export { compareValues, compareTensors, ONNX_TOLERANCE } from './compare.ts';
 export { findCases, runCase, runConformance, readExpectedFailures } from './conformance.ts';
-export { printModel, printGraph } from '../ir/printer.ts';
+export { printModel, printGraph, parseModel, readTirFile, writeTirFile } from '../grammar/index.ts';
 export { verifyModel } from '../ir/verify.ts';
 export { inferModel } from '../ir/infer.ts';
 export { lookupOp, knownOps, registerOp } from '../ir/registry.ts';
