@@ -1,5 +1,6 @@
 // Syntax tree → graph IR: resolves names through lexical scopes (a sub-graph sees the values of enclosing
 // graphs defined before it), converts literals exactly, and reports semantic errors at line:column.
+import { ScopeChain } from '../ir/scope.ts';
 import type { IToken } from 'chevrotain';
 import { ALL_DTYPES, allocData, isBigInt, isFloat, roundFloatsInPlace, type DType } from '../ir/dtype.ts';
 import { TesseraError, type ErrorPlace } from '../ir/errors.ts';
@@ -13,16 +14,8 @@ import {
   FloatLit, HexLit, Identifier, IntLit, KwFalse, KwInf, KwNan, KwTrue, NegInf, StringLit, tokenPlace, Underscore,
 } from './lexer.ts';
 
-class Scope {
-  readonly names = new Map<string, Value>();
-  constructor(readonly parent: Scope | undefined) {}
-  lookup(name: string): Value | undefined {
-    for (let s: Scope | undefined = this; s; s = s.parent) {
-      const v = s.names.get(name);
-      if (v) return v;
-    }
-    return undefined;
-  }
+class Scope extends ScopeChain<string, Value> {
+  get names(): Map<string, Value> { return this.own; }
 }
 
 const INT_RANGES: Partial<Record<DType, [number, number]>> = {

@@ -11,6 +11,7 @@
 // Lossless by construction: ints and floats are told apart (3 vs 3.0), floats print with enough digits to
 // read back bit for bit (NaNs with a non-default payload as nan(0x…)), i64/u64 print as exact integers,
 // names that are not plain identifiers (or are keywords) are JSON strings, empty lists carry their kind.
+import { ScopeChain } from '../ir/scope.ts';
 import { TesseraError } from '../ir/errors.ts';
 import type { Attr, Graph, Model, Node, Value } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
@@ -142,16 +143,8 @@ function elementsStr(t: Tensor): string {
 }
 
 /** Names defined so far in one graph; the printer checks every name reads back as the same value. */
-class Scope {
-  readonly names = new Map<string, Value>();
-  constructor(readonly parent: Scope | undefined) {}
-  lookup(name: string): Value | undefined {
-    for (let s: Scope | undefined = this; s; s = s.parent) {
-      const v = s.names.get(name);
-      if (v) return v;
-    }
-    return undefined;
-  }
+class Scope extends ScopeChain<string, Value> {
+  get names(): Map<string, Value> { return this.own; }
 }
 
 class Printer {

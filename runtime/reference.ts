@@ -7,19 +7,13 @@ import { lookupOp, type OpSchema } from '../ir/registry.ts';
 import type { RuntimeValue } from '../ir/tensor.ts';
 import { describeValue } from '../ir/tensor.ts';
 import { seededRandom } from '../ir/random.ts';
+import { ScopeChain } from '../ir/scope.ts';
 import '../ir/ops/index.ts';
 
 /** Variable scope chain: sub-graphs see the values of enclosing graphs. */
-class Scope {
-  readonly values = new Map<Value, RuntimeValue>();
-  constructor(readonly parent: Scope | undefined) {}
-  get(v: Value): RuntimeValue | undefined {
-    for (let s: Scope | undefined = this; s; s = s.parent) {
-      const x = s.values.get(v);
-      if (x !== undefined) return x;
-    }
-    return undefined;
-  }
+class Scope extends ScopeChain<Value, RuntimeValue> {
+  get values(): Map<Value, RuntimeValue> { return this.own; }
+  get(v: Value): RuntimeValue | undefined { return this.lookup(v); }
 }
 
 export interface ReferenceOptions {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { dtypeFromOnnx } from '../../ir/dtype.ts';
+import { ScopeChain } from '../../ir/scope.ts';
 import { TesseraError } from '../../ir/errors.ts';
 import { Graph, Node, Value, type Attr, type Model } from '../../ir/graph.ts';
 import type { Dim, ValueType } from '../../ir/types.ts';
@@ -54,16 +55,8 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Model {
 }
 
 /** Name scopes: sub-graphs resolve names in enclosing graphs (ONNX lexical scoping). */
-class NameScope {
-  readonly names = new Map<string, Value>();
-  constructor(readonly parent: NameScope | undefined) {}
-  lookup(name: string): Value | undefined {
-    for (let s: NameScope | undefined = this; s; s = s.parent) {
-      const v = s.names.get(name);
-      if (v) return v;
-    }
-    return undefined;
-  }
+class NameScope extends ScopeChain<string, Value> {
+  get names(): Map<string, Value> { return this.own; }
 }
 
 export function typeFromProto(tp: TypeProto | null | undefined, what: string): ValueType | undefined {
