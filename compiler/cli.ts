@@ -103,7 +103,21 @@ function summarize(name: string, v: RuntimeValue): string {
     line += ` min=${min.toPrecision(5)} max=${max.toPrecision(5)} mean=${(sum / n).toPrecision(5)}`;
   }
   const head = Array.from({ length: Math.min(n, 6) }, (_, i) => (v.dtype === 'string' ? JSON.stringify(v.data[i]) : v.num(i).toPrecision(5)));
-  return `${line} first=[${head.join(', ')}${n > 6 ? ', …' : ''}]`;
+  line += ` first=[${head.join(', ')}${n > 6 ? ', …' : ''}]`;
+  // For score-like outputs (e.g. per-timestep class probabilities), the argmax over the last axis is
+  // what a user reads: the recognized class sequence.
+  const last = v.shape[v.rank - 1] ?? 0;
+  if (v.rank >= 2 && last > 1 && v.dtype !== 'string' && n > 0) {
+    const rows = Math.min(n / last, 40);
+    const arg: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      for (let j = 1; j < last; j++) if (v.num(r * last + j) > v.num(r * last + best)) best = j;
+      arg.push(best);
+    }
+    line += `\n  argmax over the last axis (first ${rows} rows): [${arg.join(' ')}]`;
+  }
+  return line;
 }
 
 function run(args: string[]): number {
