@@ -37,7 +37,7 @@ async function main() {
     const model = importOnnx(readFileSync(m.path), { source: m.path });
     verifyModel(model); inferModel(model);
     const runner = prepare(model, 'reference');
-    const session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+    const session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 });
     const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, toOrt(ort, t)]));
     runner.run(feeds); await session.run(ortFeeds); // warm-up
     const a: number[] = [], b: number[] = [];

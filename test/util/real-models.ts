@@ -41,7 +41,7 @@ export const available = (m: RealModel) => existsSync(m.path);
 /** Runs a model in onnxruntime-node (single thread) and returns its outputs as tessera tensors. */
 export async function runOrt(path: string, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
   const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 });
   const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
   for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = toOrt(ort, t);
   const out = await session.run(ortFeeds);
