@@ -13,12 +13,14 @@ import { findCases, readExpectedFailures, runConformance, type CaseResult } from
 import { checkBackend, loadModel, prepare } from './driver.ts';
 import { readNpy, writeNpy } from './npy.ts';
 import { decodeValueProto, tensorToProto } from './onnx/tensor-proto.ts';
+import { DECODE_USAGE, exportCommand, generateCommand } from './decode-commands.ts';
 
 const USAGE = `usage:
   tessera inspect MODEL.onnx|MODEL.tir [--save OUT.tir]
   tessera run MODEL.onnx [--backend reference] [--input NAME=FILE.pb|FILE.npy]... [--random SEED]
                          [--shape NAME=d0,d1,...]... [--output-dir DIR] [--repeat N]
   tessera conformance DIR... [--backend reference] [--expected FILE] [--json FILE]
+${DECODE_USAGE}
 
   MODEL may be a .onnx file or a textual-IR .tir file (its blobs, if any, in MODEL.tir.bin beside it).
   inspect prints the textual IR; --save writes it as OUT.tir (+ OUT.tir.bin).
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'inspect': return inspect(rest);
     case 'run': return run(rest);
     case 'conformance': return conformance(rest);
+    case 'export': return exportCommand(rest);
+    case 'generate': return generateCommand(rest);
     case undefined: case '-h': case '--help': case 'help':
       console.log(USAGE); return cmd === undefined ? 1 : 0;
     default:

@@ -1,6 +1,9 @@
 // The compiler's public API (package export `tessera`).
 export { loadModel, prepare, BACKENDS, type BackendName, type Runner } from './driver.ts';
 export { importOnnx, importOnnxFile } from './onnx/import.ts';
+export { exportOnnx, exportOnnxFile, modelToProto, type ExportOptions } from './onnx/export.ts';
+export { importLlama2c, importLlama2cFile, readLlama2cCheckpoint, buildDecoderModel, type Llama2cConfig, type Llama2cCheckpoint } from './llama2c.ts';
+export { getDecoderSpec, setDecoderSpec, DECODER_METADATA_KEY, type DecoderSpec } from '../ir/decoder.ts';
 export { tensorFromProto, tensorToProto, decodeValueProto } from './onnx/tensor-proto.ts';
 export { readNpy, writeNpy } from './npy.ts';
 export { compareValues, compareTensors, ONNX_TOLERANCE } from './compare.ts';

@@ -265,6 +265,9 @@ function topoSort(nodes: Node[], g: Graph): Node[] {
     }
     return ps;
   };
+  // A file already in topological order keeps its order (so export → import is the identity).
+  const seen = new Set<Node>();
+  if (nodes.every((n) => { const ok = producersOf(n).every((p) => seen.has(p)); seen.add(n); return ok; })) return nodes;
   for (const n of nodes) {
     const ps = producersOf(n);
     pending.set(n, ps.length);
