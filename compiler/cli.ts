@@ -1,5 +1,5 @@
 // The `tessera` command line: inspect, run, conformance.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isFloat, isInt, type DType } from '../ir/dtype.ts';
@@ -10,17 +10,21 @@ import { Tensor, type RuntimeValue } from '../ir/tensor.ts';
 import type { Dim } from '../ir/types.ts';
 import { seededRandom } from '../ir/random.ts';
 import { findCases, readExpectedFailures, runConformance, type CaseResult } from './conformance.ts';
-import { checkBackend, loadModel, prepare } from './driver.ts';
+import { checkBackend, loadModel, prepareAsync } from './driver.ts';
+import { compileModel, TARGETS, writeArtifact } from './compile.ts';
 import { readNpy, writeNpy } from './npy.ts';
 import { decodeValueProto, tensorToProto } from './onnx/tensor-proto.ts';
 import { DECODE_USAGE, exportCommand, generateCommand } from './decode-commands.ts';
+import { FUZZ_USAGE, fuzzCommand } from './fuzz-command.ts';
 
 const USAGE = `usage:
   tessera inspect MODEL.onnx|MODEL.tir [--save OUT.tir]
   tessera run MODEL.onnx [--backend reference] [--input NAME=FILE.pb|FILE.npy]... [--random SEED]
                          [--shape NAME=d0,d1,...]... [--output-dir DIR] [--repeat N]
+  tessera compile MODEL|DIR... --target wasm -o OUT [--shape NAME=d0,d1,...]...
   tessera conformance DIR... [--backend reference] [--expected FILE] [--json FILE]
 ${DECODE_USAGE}
+${FUZZ_USAGE}
 
   MODEL may be a .onnx file or a textual-IR .tir file (its blobs, if any, in MODEL.tir.bin beside it).
   inspect prints the textual IR; --save writes it as OUT.tir (+ OUT.tir.bin).
@@ -36,8 +40,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'inspect': return inspect(rest);
     case 'run': return run(rest);
     case 'conformance': return conformance(rest);
+    case 'compile': return compile(rest);
     case 'export': return exportCommand(rest);
     case 'generate': return generateCommand(rest);
+    case 'fuzz': return fuzzCommand(rest);
     case undefined: case '-h': case '--help': case 'help':
       console.log(USAGE); return cmd === undefined ? 1 : 0;
     default:
@@ -124,7 +130,7 @@ function summarize(name: string, v: RuntimeValue): string {
   return line;
 }
 
-function run(args: string[]): number {
+async function run(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     backend: { type: 'string', default: 'reference' },
     input: { type: 'string', multiple: true, default: [] },
@@ -167,14 +173,14 @@ function run(args: string[]): number {
     if (shape.length !== v.type.shape.length) throw new TesseraError(`--shape for '${v.name}' has rank ${shape.length}, the input has rank ${v.type.shape.length}`);
     feeds[v.name] = randomTensor(v.type.dtype, shape, rand);
   }
-  const runner = prepare(model, backend);
+  const runner = await prepareAsync(model, backend, { shapes });
   const t1 = performance.now();
-  let outs = runner.run(feeds);
+  let outs = await runner.run(feeds);
   const firstMs = performance.now() - t1;
   const times: number[] = [];
   for (let i = 0; i < repeat; i++) {
     const s = performance.now();
-    outs = runner.run(feeds);
+    outs = await runner.run(feeds);
     times.push(performance.now() - s);
   }
   console.log(`model: ${basename(positionals[0]!)} (backend ${backend}, load+verify ${loadMs.toFixed(1)} ms, first run ${firstMs.toFixed(1)} ms)`);
@@ -204,7 +210,52 @@ function onnxEncode(t: Tensor, name: string): Uint8Array {
   return (tp.constructor as unknown as { encode(x: unknown): { finish(): Uint8Array } }).encode(tp).finish();
 }
 
-function conformance(args: string[]): number {
+/**
+ * AOT compilation: one model → an artifact folder OUT; several models, or folders of ONNX backend-test
+ * cases → one artifact folder per model under OUT, named after the model's case folder (or file).
+ */
+async function compile(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    target: { type: 'string', default: 'wasm' },
+    o: { type: 'string', short: 'o' },
+    shape: { type: 'string', multiple: true, default: [] },
+  });
+  if (positionals.length === 0 || !values.o) throw new TesseraError(`compile needs models and -o OUT\n${USAGE}`);
+  const target = values.target as string;
+  if (!TARGETS.includes(target as never)) throw new TesseraError(`unknown target '${target}' (available: ${TARGETS.join(', ')})`);
+  const shapes = parseShapes(values.shape as string[]);
+  const out = values.o as string;
+  const models: { path: string; name: string }[] = [];
+  for (const p of positionals) {
+    if (existsSync(p) && statSync(p).isDirectory()) {
+      for (const dir of findCases([p])) {
+        const file = ['model.onnx', 'model.tir'].map((f) => join(dir, f)).find((f) => existsSync(f))!;
+        models.push({ path: file, name: basename(dir) });
+      }
+    } else models.push({ path: p, name: basename(p).replace(/\.(onnx|tir)$/, '') });
+  }
+  const single = models.length === 1 && !(existsSync(positionals[0]!) && statSync(positionals[0]!).isDirectory());
+  let failed = 0;
+  for (const m of models) {
+    const t0 = performance.now();
+    try {
+      const model = loadModel(m.path);
+      const { files, program } = await compileModel(model, { target: target as 'wasm', shapes, name: m.name });
+      const dir = single ? out : join(out, m.name);
+      writeArtifact(dir, files);
+      const bytes = [...files.values()].reduce((a, b) => a + b.byteLength, 0);
+      console.log(`compiled ${m.name}: ${program.kernels.length} kernels, ${program.dispatches.length} dispatches, ${bytes} bytes → ${dir} (${(performance.now() - t0).toFixed(0)} ms)`);
+    } catch (e) {
+      if (!(e instanceof TesseraError) || single) throw e;
+      failed++;
+      console.log(`FAILED ${m.name}: ${e.message}`);
+    }
+  }
+  if (models.length > 1) console.log(`${models.length - failed} of ${models.length} models compiled`);
+  return failed > 0 ? 1 : 0;
+}
+
+async function conformance(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     backend: { type: 'string', default: 'reference' },
     expected: { type: 'string' },
@@ -216,7 +267,7 @@ function conformance(args: string[]): number {
   const listFile = (values.expected as string | undefined) ?? join(import.meta.dirname, '..', 'test', 'expected-failures', `${backend}.txt`);
   const expected = readExpectedFailures(listFile);
   const cases = findCases(positionals);
-  const results = runConformance(cases, {
+  const results = await runConformance(cases, {
     backend, expected,
     onResult: (r: CaseResult) => {
       if (values.quiet && r.status === 'PASS') return;

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { TesseraError } from '../ir/errors.ts';
 import type { RuntimeValue } from '../ir/tensor.ts';
 import { compareValues } from './compare.ts';
-import { loadModel, prepare, type BackendName } from './driver.ts';
+import { loadModel, prepareAsync, type BackendName } from './driver.ts';
 import { decodeValueProto } from './onnx/tensor-proto.ts';
 
 export type CaseStatus = 'PASS' | 'FAIL' | 'SKIP' | 'XFAIL' | 'XPASS';
@@ -45,11 +45,11 @@ export function readExpectedFailures(path: string): Map<string, string> {
 }
 
 /** Runs one case; returns undefined on success or the reason for failure. */
-export function runCase(dir: string, backend: BackendName, deadlineMs = 60_000): string | undefined {
+export async function runCase(dir: string, backend: BackendName, deadlineMs = 60_000): Promise<string | undefined> {
   const file = caseModel(dir);
   if (!file) throw new TesseraError('case has no model.onnx or model.tir', { file: dir });
   const model = loadModel(file);
-  const runner = prepare(model, backend, { deadlineMs });
+  const runner = await prepareAsync(model, backend, { deadlineMs });
   const g = model.graph;
   const formals = g.inputs.filter((v) => !g.initializers.has(v));
   const sets = readdirSync(dir).filter((s) => s.startsWith('test_data_set_')).sort();
@@ -65,7 +65,7 @@ export function runCase(dir: string, backend: BackendName, deadlineMs = 60_000):
       const v = formals[i]!;
       feeds[v.name] = decodeValueProto(readFileSync(join(sd, `input_${i}.pb`)), v.type, `${set}/input_${i}.pb`);
     }
-    const outs = runner.run(feeds);
+    const outs = await runner.run(feeds);
     const nOut = count('output_');
     for (let i = 0; i < nOut; i++) {
       const v = g.outputs[i];
@@ -84,14 +84,14 @@ export interface ConformanceOptions {
   onResult?: (r: CaseResult) => void;
 }
 
-export function runConformance(cases: string[], opts: ConformanceOptions): CaseResult[] {
+export async function runConformance(cases: string[], opts: ConformanceOptions): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const dir of cases) {
     const name = basename(dir);
     const t0 = performance.now();
     let reason: string | undefined;
     try {
-      reason = runCase(dir, opts.backend);
+      reason = await runCase(dir, opts.backend);
     } catch (e) {
       reason = e instanceof TesseraError ? e.message : `internal error: ${(e as Error).stack ?? e}`;
     }

@@ -8,8 +8,13 @@ import { verifyModel } from '../ir/verify.ts';
 import { ReferenceInterpreter } from '../runtime/reference.ts';
 import { importOnnxFile } from './onnx/import.ts';
 import { readTirFile } from '../grammar/blobs.ts';
+import { kernelRunner } from './lower/null-device.ts';
+import { compileModel } from './compile.ts';
+import { Session } from '../runtime/session.ts';
+import type { Tensor } from '../ir/tensor.ts';
 
-export const BACKENDS = ['reference'] as const;
+/** 'kernel': lower to the kernel IR and execute the Program with the kernel-IR interpreter (the null device). */
+export const BACKENDS = ['reference', 'kernel', 'wasm'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export function checkBackend(name: string): BackendName {
@@ -41,6 +46,8 @@ export interface Runner {
 export interface RunnerOptions {
   /** Wall-clock limit per run in ms (the interpreter checks it between nodes). */
   deadlineMs?: number;
+  /** Compiled backends: input name → shape that specializes its symbolic dimensions (--shape). */
+  shapes?: Map<string, number[]>;
 }
 
 export function prepare(model: Model, backend: BackendName, opts: RunnerOptions = {}): Runner {
@@ -49,5 +56,37 @@ export function prepare(model: Model, backend: BackendName, opts: RunnerOptions 
       const interp = new ReferenceInterpreter(model, { deadlineMs: opts.deadlineMs });
       return { run: (feeds) => interp.run(feeds) };
     }
+    case 'kernel': {
+      return kernelRunner(model, { shapes: opts.shapes, deadlineMs: opts.deadlineMs });
+    }
+    case 'wasm':
+      throw new TesseraError(`backend 'wasm' compiles and loads asynchronously: use prepareAsync`);
   }
+}
+
+export interface AsyncRunner {
+  run(feeds: Record<string, RuntimeValue>): Promise<Record<string, RuntimeValue>>;
+}
+
+/**
+ * Prepares any backend. Compiled targets go through the whole AOT path in memory — lower, generate code,
+ * pack the artifact — and run in the runtime's Session exactly as a loaded artifact would.
+ */
+export async function prepareAsync(model: Model, backend: BackendName, opts: RunnerOptions = {}): Promise<AsyncRunner> {
+  if (backend !== 'wasm') {
+    const r = prepare(model, backend, opts);
+    return { run: async (feeds) => r.run(feeds) };
+  }
+  const { files } = await compileModel(model, { target: 'wasm', shapes: opts.shapes });
+  const session = await Session.create(files, { backend: 'wasm' });
+  return {
+    run: async (feeds) => {
+      const tensors: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(feeds)) {
+        if (v.kind !== 'tensor') throw new TesseraError(`input '${k}' is a ${v.kind}; compiled models take tensors`);
+        tensors[k] = v;
+      }
+      return session.run(tensors);
+    },
+  };
 }
