@@ -77,13 +77,14 @@ export class AttrView {
     }
     return v;
   }
+  /** ONNX FLOAT attributes are float32: a default written 0.01 reads as the float32 nearest it, as from a model. */
   float(name: string, fallback?: number): number {
     const v = this.get(name, 'float');
     if (v === undefined) {
       if (fallback === undefined) throw new TesseraError(`attribute '${name}' is missing`);
-      return fallback;
+      return Math.fround(fallback);
     }
-    return v;
+    return Math.fround(v);
   }
   string(name: string, fallback?: string): string {
     const v = this.get(name, 'string');

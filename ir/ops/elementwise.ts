@@ -12,9 +12,9 @@ import {
 } from '../dtype.ts';
 import { TesseraError } from '../errors.ts';
 import { AttrView, registerOps, type AttrSpec, type OpSchema, type RunContext } from '../registry.ts';
-import { checkShape, Tensor } from '../tensor.ts';
+import { checkShape, sizeOf, Tensor } from '../tensor.ts';
 import { tensorType, type Dim, type TensorType } from '../types.ts';
-import { broadcastDims, broadcastShapes, normAxis, staticShape } from './util.ts';
+import { __testHooks, broadcastDims, broadcastIndexMap, broadcastShapes, normAxis, staticShape } from './util.ts';
 
 // ---------------------------------------------------------------- dtype groups
 
@@ -43,6 +43,7 @@ const fmtShape = (s: readonly Dim[]) => `[${s.join(',')}]`;
 interface BroadcastPlan { inner: number; outer: number; steps: number[]; offsets: Int32Array[] }
 
 function planBroadcast(shapes: readonly (readonly number[])[], outShape: readonly number[]): BroadcastPlan {
+  if (__testHooks.broadcastOffByOne) return elementPlan(shapes, outShape);
   const rank = outShape.length;
   // Output dims of size 1 never move any index: drop them.
   const dims: number[] = [];
@@ -91,6 +92,13 @@ function planBroadcast(shapes: readonly (readonly number[])[], outShape: readonl
     return off;
   });
   return { inner, outer, steps, offsets };
+}
+
+/** A plan of one-element runs from broadcastIndexMap (used while a test plants a bug there: util.ts). */
+function elementPlan(shapes: readonly (readonly number[])[], outShape: readonly number[]): BroadcastPlan {
+  const n = sizeOf(outShape);
+  const offsets = shapes.map((s) => broadcastIndexMap(s, outShape) ?? Int32Array.from({ length: n }, (_, i) => i));
+  return { inner: 1, outer: n, steps: shapes.map(() => 0), offsets };
 }
 
 // ---------------------------------------------------------------- binary kernels
@@ -778,8 +786,9 @@ const unaryDefs: OpSchema[] = [
   }),
   ...unaryOps({
     name: 'HardSwish', sinces: [14], dtypes: FLOATS,
+    // ONNX defines HardSwish as x * HardSigmoid<alpha=1/6, beta=0.5>(x) with a float32 alpha (0.16666667163372).
     fns: () => ({
-      loop: (src, dst, n) => { for (let i = 0; i < n; i++) { const v = src[i]; dst[i] = v * Math.max(0, Math.min(1, v / 6 + 0.5)); } },
+      loop: (src, dst, n) => { for (let i = 0; i < n; i++) { const v = src[i]; dst[i] = v * Math.max(0, Math.min(1, v * SIXTH + 0.5)); } },
     }),
   }),
   ...unaryOps({
@@ -793,6 +802,8 @@ const unaryDefs: OpSchema[] = [
   }),
   ...clipOps(),
 ];
+
+const SIXTH = Math.fround(1 / 6);
 
 // ---------------------------------------------------------------- Cast / CastLike
 

@@ -1290,7 +1290,9 @@ function maxPoolSchema(since: number, extra: Record<string, AttrSpec>, dtypes: r
 function lpPoolSchema(since: number): OpSchema {
   const attrs: Record<string, AttrSpec> = since === 1
     ? { ...POOL_ATTRS, kernel_shape: { kind: 'ints' }, p: { kind: 'float', default: 2 } }
-    : { ...POOL_ATTRS, p: { kind: 'int', default: 2 } };
+    : since >= 18 // LpPool-18 adds ceil_mode and dilations (the window reader already handles both)
+      ? { ...POOL_ATTRS, p: { kind: 'int', default: 2 }, ceil_mode: { kind: 'int', default: 0 }, dilations: { kind: 'ints' } }
+      : { ...POOL_ATTRS, p: { kind: 'int', default: 2 } };
   return {
     name: 'LpPool', since, inputs: [1, 1], outputs: [1, 1], attrs,
     infer: (ctx) => inferPool(ctx, F3),
@@ -1758,7 +1760,7 @@ registerOps([
     storage_order: { kind: 'int', default: 0 }, ceil_mode: { kind: 'int', default: 0 }, dilations: { kind: 'ints' },
   }, [...F3, 'i8', 'u8'], 2),
   maxUnpoolSchema(9), maxUnpoolSchema(11),
-  lpPoolSchema(1), lpPoolSchema(2), lpPoolSchema(11),
+  lpPoolSchema(1), lpPoolSchema(2), lpPoolSchema(11), lpPoolSchema(18),
   globalPoolSchema('GlobalAveragePool', 1, 'avg'),
   globalPoolSchema('GlobalMaxPool', 1, 'max'),
   globalPoolSchema('GlobalLpPool', 1, 'lp', { p: { kind: 'float', default: 2 } }),

@@ -80,7 +80,20 @@ export function broadcastIndexMap(inShape: readonly number[], outShape: readonly
       idx[d] = 0;
     }
   }
+  if (__testHooks.broadcastOffByOne) plantBroadcastOffByOne(map, outShape);
   return map;
+}
+
+/**
+ * Test-only switches that plant known bugs, so tests can show the fuzzer finds them (test/fuzz/). Off in
+ * production; reading one costs a property load per broadcast plan, not per element.
+ */
+export const __testHooks = { broadcastOffByOne: false };
+
+/** The planted bug: the last element along the innermost output axis reads its neighbour's input element. */
+function plantBroadcastOffByOne(map: Int32Array, outShape: readonly number[]): void {
+  const w = outShape[outShape.length - 1] ?? 1;
+  for (let k = w - 1; k < map.length; k += w) if (k > 0) map[k] = map[k - 1]!;
 }
 
 // ---------- elementwise ----------

@@ -38,32 +38,5 @@ export const REAL_MODELS: RealModel[] = [
 
 export const available = (m: RealModel) => existsSync(m.path);
 
-/** Runs a model in onnxruntime-node (single thread) and returns its outputs as tessera tensors. */
-export async function runOrt(path: string, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-  const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 });
-  const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
-  for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = toOrt(ort, t);
-  const out = await session.run(ortFeeds);
-  const res: Record<string, Tensor> = {};
-  for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v as InstanceType<typeof ort.Tensor>);
-  await session.release();
-  return res;
-}
-
-const ORT_TYPES: Record<string, Tensor['dtype']> = {
-  float32: 'f32', float64: 'f64', int64: 'i64', int32: 'i32', int8: 'i8', uint8: 'u8', bool: 'bool', int16: 'i16', uint16: 'u16',
-};
-
-export function toOrt(ort: typeof import('onnxruntime-node'), t: Tensor) {
-  const name = Object.entries(ORT_TYPES).find(([, d]) => d === t.dtype)?.[0];
-  if (!name) throw new Error(`no onnxruntime type for ${t.dtype}`);
-  const data = t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array) : t.data;
-  return new ort.Tensor(name as 'float32', data as Float32Array, [...t.shape]);
-}
-
-export function fromOrt(v: { type: string; data: unknown; dims: readonly number[] }): Tensor {
-  const dtype = ORT_TYPES[v.type];
-  if (!dtype) throw new Error(`unsupported onnxruntime type ${v.type}`);
-  return new Tensor(dtype, [...v.dims], v.data as Tensor['data']);
-}
+// onnxruntime-node helpers live in compiler/oracles/onnxruntime.ts (the fuzzer uses them too).
+export { fromOrt, runOrt, toOrt } from '../../compiler/oracles/onnxruntime.ts';
