@@ -28,6 +28,9 @@ else
   echo "== conformance SKIPPED: libonnx-testdata is not available (see setup messages above)"
 fi
 
+echo "== fuzz regressions (shrunk cases the fuzzer found, rerun on the reference backend)"
+node bin/tessera.js conformance test/fuzz-regressions --backend reference --quiet || status=1
+
 echo "== vitest"
 npx vitest run --reporter=dot || status=1
 for p in "${pids[@]}"; do wait "$p"; done
