@@ -8,20 +8,14 @@
 // onnxruntime). Its quality is measured against the lower bound every plan must meet: the largest sum of
 // sizes of simultaneously live buffers.
 import { TesseraError } from '../../ir/errors.ts';
-import type { Expr, KScalar } from '../../ir/kernel/ir.ts';
+import type { Expr } from '../../ir/kernel/ir.ts';
 import { evalExpr } from '../../ir/kernel/interpret.ts';
 import type { Program, ProgramBuffer } from '../../ir/kernel/program.ts';
+import { elemBytes, planArena as runtimePlan } from '../../runtime/plan.ts';
 
 export const ARENA_ALIGN = 16;
 
-export function elemBytes(e: KScalar): number {
-  switch (e) {
-    case 'bool': case 'i8': case 'u8': return 1;
-    case 'i16': case 'u16': case 'f16': case 'bf16': return 2;
-    case 'i32': case 'u32': case 'f32': return 4;
-    case 'i64': case 'u64': case 'f64': return 8;
-  }
-}
+export { elemBytes };
 
 /** Buffers that live in the arena (inputs and weights are held by the caller / the weights blob). */
 export const inArena = (b: ProgramBuffer): boolean => (b.kind === 'temp' || b.kind === 'output') && b.aliasOf === undefined;
@@ -68,41 +62,24 @@ export interface ArenaPlan {
 
 const align = (n: number): number => Math.ceil(n / ARENA_ALIGN) * ARENA_ALIGN;
 
+/**
+ * The arena plan of a Program's temps and outputs for concrete symbol values: the runtime's planner
+ * (runtime/plan.ts, the one implementation the Session uses too) over the buffers that live in the arena.
+ */
 export function planArena(p: Program, symbolValues: Record<string, number> = {}): ArenaPlan {
   for (const s of p.symbols) {
     if (symbolValues[s.name] === undefined) throw new TesseraError(`planArena needs a value for symbol '${s.name}'`);
   }
-  const items = p.buffers.filter(inArena).map((b) => {
-    if (!b.live) throw new TesseraError(`buffer '${b.name}' has no live range (run assignLiveRanges first)`);
-    return { name: b.name, bytes: evalSize(b.size, symbolValues) * elemBytes(b.elem), live: b.live };
-  });
-  const order = [...items].sort((a, b) => b.bytes - a.bytes || a.live[0] - b.live[0] || (a.name < b.name ? -1 : 1));
-  const placed: { off: number; end: number; live: [number, number] }[] = [];
+  const arena = p.buffers.filter(inArena);
+  for (const b of arena) if (!b.live) throw new TesseraError(`buffer '${b.name}' has no live range (run assignLiveRanges first)`);
+  // Outputs are treated by the runtime as live for the whole run, which their ranges already end at.
+  const layout = runtimePlan(arena.map((b) => ({ ...b, kind: 'temp' as const })), symbolValues, Math.max(1, p.dispatches.length) - 1);
   const offsets = new Map<string, number>(), sizes = new Map<string, number>();
-  let peak = 0;
-  for (const it of order) {
-    const need = align(Math.max(it.bytes, 1));
-    const conflicts = placed
-      .filter((q) => q.live[0] <= it.live[1] && it.live[0] <= q.live[1])
-      .sort((a, b) => a.off - b.off);
-    let off = 0;
-    for (const q of conflicts) {
-      if (off + need <= q.off) break;
-      off = Math.max(off, q.end);
-    }
-    placed.push({ off, end: off + need, live: it.live });
-    offsets.set(it.name, off);
-    sizes.set(it.name, it.bytes);
-    peak = Math.max(peak, off + need);
+  for (const b of arena) {
+    const r = layout.buffers[b.name]!;
+    offsets.set(b.name, r.byteOffset);
+    sizes.set(b.name, r.byteLength);
   }
-  // The lower bound: sweep dispatch indices.
-  let liveBound = 0;
-  const steps = Math.max(1, p.dispatches.length);
-  for (let t = 0; t < steps; t++) {
-    let s = 0;
-    for (const it of items) if (it.live[0] <= t && t <= it.live[1]) s += align(Math.max(it.bytes, 1));
-    liveBound = Math.max(liveBound, s);
-  }
-  const totalBytes = items.reduce((s, it) => s + align(Math.max(it.bytes, 1)), 0);
-  return { offsets, sizes, peakBytes: peak, liveBound, totalBytes };
+  const totalBytes = [...sizes.values()].reduce((s, n) => s + align(Math.max(n, 1)), 0);
+  return { offsets, sizes, peakBytes: arena.length ? layout.bytes : 0, liveBound: layout.peakLiveBytes, totalBytes };
 }
