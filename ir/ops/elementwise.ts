@@ -940,6 +940,19 @@ function roundDoubleToNarrow(v: number, round: (x: number) => number): number {
   return Math.min(r, mirror);
 }
 
+/** v rounded to p significant bits (half to even), exactly: the result is a double that p-bit floats hold. */
+function roundBigToBits(v: bigint, p: number): number {
+  const m = v < 0n ? -v : v;
+  const len = m.toString(2).length;
+  if (len <= p) return Number(v);
+  const shift = BigInt(len - p);
+  let q = m >> shift;
+  const rem = m - (q << shift), half = 1n << (shift - 1n);
+  if (rem > half || (rem === half && (q & 1n) === 1n)) q += 1n;
+  const r = Number(q) * 2 ** (len - p);
+  return v < 0n ? -r : r;
+}
+
 /** Converts every element to `to` with C cast semantics (wrap for integers, truncation from floats). */
 export function castTensor(x: Tensor, to: DType): Tensor {
   const from = x.dtype;
@@ -963,8 +976,17 @@ export function castTensor(x: Tensor, to: DType): Tensor {
     else if (isFloat(from)) for (let i = 0; i < n; i++) out[i] = floatToBig(src[i]);
     else for (let i = 0; i < n; i++) out[i] = BigInt(src[i]);
   } else if (isBigInt(from)) {
-    // Keep the low 32 bits exactly before narrowing (a double would round them away).
-    if (isFloat(to)) for (let i = 0; i < n; i++) out[i] = Number(src[i]);
+    // Keep the low 32 bits exactly before narrowing (a double would round them away). To a float type,
+    // round once to its precision: through a double first, 2^60 + 2^36 + 1 would land on an f32 tie.
+    if (to === 'f64') for (let i = 0; i < n; i++) out[i] = Number(src[i]);
+    else if (isFloat(to)) {
+      // f16 overflows past 65504 (after rounding to 11 bits the next value is 65536): ±Infinity, as a cast does.
+      const p = to === 'f32' ? 24 : to === 'f16' ? 11 : 8;
+      for (let i = 0; i < n; i++) {
+        const r = roundBigToBits(src[i], p);
+        out[i] = to === 'f16' && Math.abs(r) > 65504 ? (r < 0 ? -Infinity : Infinity) : r;
+      }
+    }
     else for (let i = 0; i < n; i++) out[i] = Number(BigInt.asIntN(32, src[i]));
   } else if (from === 'f64' && (to === 'f16' || to === 'bf16')) {
     const round = to === 'f16' ? roundF16 : roundBf16;

@@ -86,7 +86,8 @@ const UNARY: Record<string, Unary> = {
   LeakyRelu: (x, n) => select(lt(x, k(x, 0)), mul(k(x, n.attrs.float('alpha')), x), x),
   ThresholdedRelu: (x, n) => select(gt(x, k(x, n.attrs.float('alpha'))), x, k(x, 0)),
   HardSigmoid: (x, n) => clamp01(add(mul(k(x, n.attrs.float('alpha')), x), k(x, n.attrs.float('beta')))),
-  HardSwish: (x) => mul(x, clamp01(add(div(x, k(x, 6)), k(x, 0.5)))),
+  // alpha = 1/6 as ONNX's float32 attribute (0.16666667163372…), not a division by 6 (see ir/ops/elementwise.ts).
+  HardSwish: (x) => mul(x, clamp01(add(mul(x, k(x, Math.fround(1 / 6))), k(x, 0.5)))),
   Shrink: (x, n) => {
     const bias = n.attrs.float('bias'), lambd = n.attrs.float('lambd');
     return select(lt(x, k(x, -lambd)), add(x, k(x, bias)), select(gt(x, k(x, lambd)), sub(x, k(x, bias)), k(x, 0)));
