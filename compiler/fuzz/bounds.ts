@@ -1,7 +1,8 @@
-// Error bounds of normalizations, for the 'sum' term of their tolerance (tolerance.ts). A normalization
-// y = scale·(x − mean)/sqrt(var + eps) + B computed in precision u (a target may form x·k − mean·k with
-// k = scale/sqrt(var + eps)) is off by about u·|scale|·(|x| + |mean|)/sqrt(var + eps): large where a slice is
-// nearly constant and far from 0. This is that magnitude, per element.
+// Node-specific error bounds for the 'sum' term of a tolerance (tolerance.ts), where evaluating the node on
+// |inputs| is not a bound. A normalization y = scale·(x − mean)/sqrt(var + eps) + B computed in precision u
+// (a target may form x·k − mean·k with k = scale/sqrt(var + eps)) is off by about
+// u·|scale|·(|x| + |mean|)/sqrt(var + eps): large where a slice is nearly constant and far from 0.
+// An interpolation (Resize) is off by about u·Σ|wᵢ|·max|x| ≤ u·2·max|x| (cubic weights can be negative).
 import type { Node } from '../../ir/graph.ts';
 import { stridesOf, type RuntimeValue, type Tensor } from '../../ir/tensor.ts';
 
@@ -60,34 +61,41 @@ const tensorAt = (inputs: readonly (RuntimeValue | undefined)[], i: number) => {
   return v?.kind === 'tensor' ? v : undefined;
 };
 
-/** The bound of a normalization node's first output, or undefined for other ops. */
-export function normalizationNodeBound(node: Node, inputs: readonly (RuntimeValue | undefined)[]): Float64Array | undefined {
+/** The bound of a normalization (or interpolation) node's first output at element i; undefined for other ops. */
+export function nodeBound(node: Node, inputs: readonly (RuntimeValue | undefined)[]): ((i: number) => number) | undefined {
   const x = tensorAt(inputs, 0);
   if (!x || x.size === 0) return undefined;
   const r = x.rank;
+  const of = (a: Float64Array) => (i: number) => a[i]!;
   switch (node.op) {
     case 'InstanceNormalization': {
       const s = tensorAt(inputs, 1)!;
-      return normalizationBound(x, Array.from({ length: r - 2 }, (_, i) => i + 2), attrFloat(node, 'epsilon', 1e-5), (_i, idx) => num(s, idx[1]!));
+      return of(normalizationBound(x, Array.from({ length: r - 2 }, (_, i) => i + 2), attrFloat(node, 'epsilon', 1e-5), (_i, idx) => num(s, idx[1]!)));
     }
     case 'BatchNormalization': {
       const [s, mean, variance] = [tensorAt(inputs, 1)!, tensorAt(inputs, 3)!, tensorAt(inputs, 4)!];
       const eps = attrFloat(node, 'epsilon', 1e-5);
       const st = stridesOf(x.shape);
-      return Float64Array.from({ length: x.size }, (_, i) => {
+      return (i) => {
         const c = Math.floor(i / st[1]!) % x.shape[1]!;
         return Math.abs(num(s, c)) * (Math.abs(num(x, i)) + Math.abs(num(mean, c))) / Math.sqrt(Math.max(0, num(variance, c)) + eps);
-      });
+      };
     }
     case 'LayerNormalization': {
       const s = tensorAt(inputs, 1)!;
       const axisAttr = node.attrs.get('axis');
       const axis = axisAttr?.kind === 'int' ? (axisAttr.value < 0 ? axisAttr.value + r : axisAttr.value) : r - 1;
-      return normalizationBound(x, Array.from({ length: r - axis }, (_, i) => i + axis), attrFloat(node, 'epsilon', 1e-5),
-        (i) => num(s, i % s.size));
+      return of(normalizationBound(x, Array.from({ length: r - axis }, (_, i) => i + axis), attrFloat(node, 'epsilon', 1e-5),
+        (i) => num(s, i % s.size)));
     }
     case 'MeanVarianceNormalization':
-      return normalizationBound(x, mvnAxes(node), 1e-9, () => 1, true);
+      return of(normalizationBound(x, mvnAxes(node), 1e-9, () => 1, true));
+    case 'Resize': {
+      // Interpolation weights have magnitudes summing to at most 2 (cubic's negative lobes): 2·max|x|.
+      let m = 0;
+      for (let i = 0; i < x.size; i++) m = Math.max(m, Math.abs(num(x, i)));
+      return () => 2 * m;
+    }
     default:
       return undefined;
   }

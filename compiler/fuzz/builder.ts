@@ -102,7 +102,9 @@ export class GraphBuilder {
       return false;
     }
     const c = new Choices(choices);
-    const d = c.pick(dtypes);
+    // Often the dtype of an earlier result, so that nodes chain (a random dtype rarely matches one).
+    const chainable = dtypes.filter((t) => !this.opts.unchained?.includes(t) && this.pool.some((o) => o.dtype === t));
+    const d = chainable.length > 0 && c.chance(60) ? c.pick(chainable) : c.pick(dtypes);
     const mark = {
       inputs: this.inputs.length, pool: this.pool.length, nodes: this.nodes.length,
       graphInputs: this.graph.inputs.length, graphNodes: this.graph.nodes.length, graphOutputs: this.graph.outputs.length,

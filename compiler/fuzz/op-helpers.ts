@@ -65,9 +65,11 @@ export function windowOf(c: Choices, s: number, o: { dilations: boolean; autoPad
   // Pads below the window (the kernel itself for pooling: divergences.ts).
   const padLimit = kernel.map((k, i) => (o.padBelowKernel ? k : eff[i]!) - 1);
   const pads = mode === 'NOTSET' ? [...padLimit.map((p) => c.int(0, p)), ...padLimit.map((p) => c.int(0, p))] : [];
+  // Inputs where the window fits at least once; for pooling at least the dilated kernel, so that no window
+  // holds only padding (divergences.ts).
   const spatial = eff.map((e, i) => {
     const padded = pads.length ? pads[i]! + pads[i + s]! : 0;
-    return Math.max(1, e - padded + c.pick([0, 1, 2, 4, 6, 12, 30]));
+    return Math.max(o.padBelowKernel ? e : 1, e - padded + c.pick([0, 1, 2, 4, 6, 12, 30]));
   });
   return { kernel, strides, dilations, pads, autoPad: mode === 'NOTSET' ? (c.chance(20) ? 'NOTSET' : undefined) : mode, spatial };
 }

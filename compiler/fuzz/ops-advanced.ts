@@ -226,8 +226,8 @@ export const ADVANCED_OPS: readonly FuzzOpSpec[] = [
       const weight = b.input(d, [cin, mg, ...w.kernel], { finite: true });
       const bias = c.chance(50) ? b.input(d, [group * mg], { finite: true }) : null;
       const attrs = windowAttrs(c, w, true);
-      // output_padding must be below the stride (or the dilation); every output dim at least 1.
-      const op = w.strides.map((st, i) => c.int(0, Math.max(st, w.dilations[i]!) - 1));
+      // output_padding below the stride (divergences.ts); every output dim at least 1.
+      const op = w.strides.map((st) => c.int(0, st - 1));
       const s0 = x.shape.length - 2;
       const outDim = (i: number) => w.strides[i]! * (x.shape[2 + i]! - 1) + op[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1 - (w.pads[i] ?? 0) - (w.pads[i + s0] ?? 0);
       if (w.kernel.some((_, i) => outDim(i) < 1)) throw new Reject('empty output');

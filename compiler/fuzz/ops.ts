@@ -8,7 +8,7 @@ import type { Attr } from '../../ir/graph.ts';
 import { attr, Reject, type FuzzOpSpec, type Operand } from './builder.ts';
 import type { Choices } from './choices.ts';
 import {
-  ALL, axesOf, axisOf, broadcastOkay, F, F3, I, isFloatType, isSignedInt, MOVABLE, N, normalize, onnxCode, optFloat, optInt, R, SI, SN, UI,
+  axesOf, axisOf, broadcastOkay, F, F3, I, isFloatType, isSignedInt, MOVABLE, N, normalize, onnxCode, optFloat, optInt, R, SN, UI,
   windowAttrs, windowOf,
 } from './op-helpers.ts';
 import { ADVANCED_OPS } from './ops-advanced.ts';
@@ -91,7 +91,7 @@ function reduce(op: string, dtypes: readonly DType[], tol: ToleranceClass, o: { 
     op, dtypes, tol, explosive: o.explosive, dtypeSince: o.dtypeSince,
     build(b, d) {
       const c = b.c;
-      const x = b.operand(d, { finite: o.finite, rank: [0, 4] });
+      const x = b.operand(d, { finite: o.finite, rank: [0, 4], nonEmpty: true }); // empty: divergences.ts
       const r = x.shape.length;
       const axes = axesOf(c, r);
       const keepdims = optInt(c, [0, 1]);
@@ -120,7 +120,9 @@ function pool(op: 'MaxPool' | 'AveragePool' | 'LpPool', dtypes: readonly DType[]
       const dil = op === 'MaxPool' || (op === 'AveragePool' && b.opset >= 19) || (op === 'LpPool' && b.opset >= 18);
       const w = windowOf(c, s, { dilations: dil, autoPad: true, padBelowKernel: true });
       const nc = [c.pick([1, 2, 3]), c.pick([1, 3, 2, 4])];
-      const x = b.input(d, capShape([...nc, ...w.spatial.map((v) => Math.min(v, 40))], 4096), { finite: op !== 'MaxPool' });
+      const shape = capShape([...nc, ...w.spatial.map((v) => Math.min(v, 40))], 4096);
+      if (w.kernel.some((k, i) => shape[2 + i]! < (k - 1) * w.dilations[i]! + 1)) throw new Reject('the input is shorter than the window');
+      const x = b.input(d, shape, { finite: op !== 'MaxPool' });
       const attrs = windowAttrs(c, w, dil);
       if (op === 'MaxPool' || op === 'AveragePool' || (op === 'LpPool' && b.opset >= 18)) attrs.ceil_mode = optInt(c, [0, 1]);
       if (op === 'AveragePool') attrs.count_include_pad = optInt(c, [0, 1]);
@@ -502,7 +504,7 @@ const CORE_OPS: readonly FuzzOpSpec[] = [
   {
     op: 'Flatten', dtypes: MOVABLE, tol: 'exact',
     build(b, d) {
-      const x = b.operand(d);
+      const x = b.operand(d, { rank: [1, 4] });
       const r = x.shape.length;
       const axis = b.c.int(0, r);
       b.emit([x], { axis: b.c.chance(20) ? undefined : attr.int(b.c.chance(30) && axis > 0 ? axis - r : axis) });
@@ -591,7 +593,7 @@ const CORE_OPS: readonly FuzzOpSpec[] = [
       const form = b.opset >= 18 ? c.pick(['sizes', 'num_outputs']) : c.pick(['sizes', 'equal']);
       if (form === 'num_outputs') { // num_outputs: equal chunks, the last one smaller
         const k = c.int(1, 3);
-        if (k > dim && dim > 0) throw new Reject('more outputs than elements');
+        if (k > dim) throw new Reject('more outputs than elements');
         const chunk = Math.ceil(dim / k);
         const outs = dim === 0 ? k : Math.ceil(dim / chunk);
         if (outs !== k) throw new Reject('uneven split leaves an empty output');

@@ -69,7 +69,7 @@ export function writeRepro(dir: string, d: FuzzDivergence, target: FuzzTarget, i
     ...d.outcome.findings.map((f) => `${f.kind}: ${f.message}`),
     '',
     `test_data_set_0/ expects the outputs of ${expected}; reference_outputs/ and ${target.name}_outputs/ hold both sides.`,
-    `rerun:      npx tessera conformance ${dir} --backend reference`,
+    `rerun:      npx tessera conformance ${dir} --backend ${target.oracle ? 'reference' : target.name}`,
     ...(info.command ? [`reproduce:  ${info.command}`] : []),
     '',
     'graph:',

@@ -15,7 +15,7 @@ import { availableSpecs, buildCase, type BuiltNode, type FuzzCase, type FuzzOpSp
 import { KNOWN_DIVERGENCES, type KnownDivergence } from './divergences.ts';
 import { fuzzSpecs } from './ops.ts';
 import { TargetUnsupported, type FuzzTarget } from './targets.ts';
-import { normalizationNodeBound } from './bounds.ts';
+import { nodeBound } from './bounds.ts';
 import { toleranceFor, type FuzzTolerance } from './tolerance.ts';
 
 // ---------- generation ----------
@@ -161,15 +161,19 @@ function compareNodeByNode(c: FuzzCase, target: string, outs: Record<string, Run
       if (!want || want.kind !== 'tensor') return;
       const tol = tolOf(want.dtype);
       if (tol.sum > 0 && !bound) {
-        const norm = built.spec.tol === 'normalize' ? normalizationNodeBound(node, inputs) : undefined;
-        bound = norm ? [new Tensor('f64', want.shape, norm)] : evalNode(built, inputs.map(absolute), opset);
+        // A node-specific bound (normalizations, interpolation: bounds.ts), else the node on |inputs|.
+        const own = i === 0 ? nodeBound(node, inputs) : undefined;
+        bound = own ? [new Tensor('f64', want.shape, Float64Array.from({ length: want.size }, (_, j) => own(j)))]
+          : evalNode(built, inputs.map(absolute), opset);
       }
+      const hits = new Set<string>();
       const skip = skips.length === 0 ? undefined : (j: number) => {
         const hit = skips.find((s) => s.skip(i, j));
-        if (hit) out.excluded.push(hit.id);
+        if (hit) hits.add(hit.id);
         return hit !== undefined;
       };
       const why = compareResult(outs[v.name], want, tol, bound?.[i], skip);
+      out.excluded.push(...hits);
       if (why) {
         out.findings.push({ kind: 'mismatch', target, node: node.name, op: node.op, dtype: built.dtype, output: v.name,
           message: `node '${node.name}' (${node.op}, ${built.dtype}) output '${v.name}': ${why}` });

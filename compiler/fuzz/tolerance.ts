@@ -7,7 +7,7 @@
 // products and convolutions that is Σ|xᵢ·wᵢ|, the classic forward-error bound of a float accumulation in
 // any order (the reference accumulates in float64 and rounds once; other targets accumulate in the
 // element type, in their own order). For normalizations it is |scale|·(|x| + |mean|)/sqrt(var + eps),
-// the rounding of x·k − mean·k (bounds.ts). Every check is node-local: a node is evaluated by the reference on
+// the rounding of x·k − mean·k, and for Resize 2·max|x| (bounds.ts). Every check is node-local: a node is evaluated by the reference on
 // the inputs the target itself produced, so rounding differences do not compound along a chain.
 //
 // A tolerance is the precision the op can be expected to have, never a way to hide a mismatch: when a
@@ -52,8 +52,9 @@ export const FUZZ_TOLERANCES: Record<ToleranceClass, { what: string; float: Reco
   },
   recurrent: {
     what: 'RNN, GRU, LSTM: gates of sigmoid/tanh over several steps; tessera rounds the state to the element type ' +
-      'after every step, a target may keep it wider (onnxruntime runs f16 recurrences in f32)',
-    float: { f16: t(1e-2, 2e-3), bf16: t(3e-2, 1e-2), f32: t(1e-4, 1e-5), f64: t(1e-10, 1e-12) },
+      'after every step, a target may keep it wider (onnxruntime runs f16 recurrences in f32): up to about one f16 ' +
+      'ulp of 1 per step (sequences are at most 4 long)',
+    float: { f16: t(1e-2, 5e-3), bf16: t(3e-2, 1e-2), f32: t(1e-4, 1e-5), f64: t(1e-10, 1e-12) },
   },
 };
 

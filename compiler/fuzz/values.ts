@@ -54,16 +54,28 @@ export function intRange(d: DType): [bigint, bigint] {
   }
 }
 
+/**
+ * Values just above a rounding tie of a narrower type (1 + half an ulp of f16, bf16, f32, plus a little): a
+ * conversion that rounds twice (through an intermediate type) lands on the tie and rounds the wrong way.
+ */
+const NEAR_TIES: Record<string, number[]> = {
+  f64: [1 + 2 ** -11 + 2 ** -40, 1 + 2 ** -8 + 2 ** -40, 1 + 2 ** -24 + 2 ** -50, -(1 + 2 ** -11 + 2 ** -40)],
+  f32: [1 + 2 ** -11 + 2 ** -22, 1 + 2 ** -8 + 2 ** -22],
+};
+
 function floatSpecials(d: DType): number[] {
   const e = FLOAT_EDGES[d]!;
   return [0, -0, NaN, Infinity, -Infinity, e.max, -e.max, e.minNormal, -e.minNormal, e.minSubnormal, -e.minSubnormal,
-    0.5, -0.5, 1.5, 2.5, -2.5, 1, -1, e.minSubnormal * 3, e.max / 2];
+    0.5, -0.5, 1.5, 2.5, -2.5, 1, -1, e.minSubnormal * 3, e.max / 2, ...(NEAR_TIES[d] ?? [])];
 }
 
 function intSpecials(d: DType): bigint[] {
   const [lo, hi] = intRange(d);
   const s = [lo, hi, lo + 1n, hi - 1n, 0n, 1n, hi / 2n, hi / 2n + 1n];
   if (isSigned(d)) s.push(-1n, lo / 2n);
+  // 64-bit integers just above an f32 rounding tie (2^k + 2^(k-24) + 1): exact conversion rounds them up.
+  if (d === 'i64' || d === 'u64') s.push((1n << 60n) + (1n << 36n) + 1n, (1n << 40n) + (1n << 16n) + 1n);
+  if (d === 'i64') s.push(-((1n << 60n) + (1n << 36n) + 1n));
   return s;
 }
 
