@@ -33,6 +33,23 @@ node bin/tessera.js conformance test/fuzz-regressions --backend reference --quie
 
 echo "== vitest"
 npx vitest run --reporter=dot || status=1
+
+# Differential fuzzing of the reference interpreter against onnxruntime: a bounded budget on a fixed seed
+# (a divergence fails the run: it is reproducible, so it is a regression), then on a fresh seed, printed so
+# that a finding reproduces with --seed. A fresh-seed finding is reported loudly but does not fail the run:
+# it is new knowledge about the code as it already was, not something this change broke, and a CI verdict
+# must not depend on a coin toss. Either way the shrunk graph and its case folder land in .tmp/fuzz-failures/.
+fuzz() {
+  node bin/tessera.js fuzz --backend "$1" --runs "$2" --seed "$3" --out .tmp/fuzz-failures \
+    | grep -vE '^  ([0-9]+/[0-9]+ runs|shrinking: )'
+  return "${PIPESTATUS[0]}"
+}
+echo "== fuzz: reference vs onnxruntime, 300 runs, fixed seed 1"
+fuzz onnxruntime 300 1 || status=1
+FUZZ_SEED=$(( (RANDOM << 15) | RANDOM ))
+echo "== fuzz: reference vs onnxruntime, 300 runs, fresh seed $FUZZ_SEED"
+fuzz onnxruntime 300 "$FUZZ_SEED" \
+  || echo "!! FRESH-SEED FUZZ FINDING (not failing the run): reproduce with: npx tessera fuzz --backend onnxruntime --runs 300 --seed $FUZZ_SEED"
 for p in "${pids[@]}"; do wait "$p"; done
 
 if [ -d "$DATA/node" ]; then
