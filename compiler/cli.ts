@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isFloat, isInt, type DType } from '../ir/dtype.ts';
+import { isBigInt, isFloat, isInt, type DType } from '../ir/dtype.ts';
 import { TesseraError } from '../ir/errors.ts';
 import type { Model } from '../ir/graph.ts';
 import { DEFAULT_INLINE_LIMIT, printModel, writeTirFile } from '../grammar/index.ts';
@@ -12,6 +12,7 @@ import { seededRandom } from '../ir/random.ts';
 import { findCases, readExpectedFailures, runConformance, type CaseResult } from './conformance.ts';
 import { checkBackend, loadModel, prepareAsync } from './driver.ts';
 import { compileModel, TARGETS, writeArtifact } from './compile.ts';
+import { PTX_ARCHS, type PtxArch } from '../backends/ptx/index.ts';
 import { readNpy, writeNpy } from './npy.ts';
 import { decodeValueProto, tensorToProto } from './onnx/tensor-proto.ts';
 import { DECODE_USAGE, exportCommand, generateCommand } from './decode-commands.ts';
@@ -20,8 +21,8 @@ import { FUZZ_USAGE, fuzzCommand } from './fuzz-command.ts';
 const USAGE = `usage:
   tessera inspect MODEL.onnx|MODEL.tir [--save OUT.tir]
   tessera run MODEL.onnx [--backend reference] [--input NAME=FILE.pb|FILE.npy]... [--random SEED]
-                         [--shape NAME=d0,d1,...]... [--output-dir DIR] [--repeat N]
-  tessera compile MODEL|DIR... --target wasm -o OUT [--shape NAME=d0,d1,...]...
+                         [--shape NAME=d0,d1,...]... [--value NAME=v0,v1,...]... [--output-dir DIR] [--repeat N]
+  tessera compile MODEL|DIR... --target wasm|ptx -o OUT [--sm 80|90] [--shape NAME=d0,d1,...]... [--value NAME=v0,v1,...]...
   tessera conformance DIR... [--backend reference] [--expected FILE] [--json FILE]
 ${DECODE_USAGE}
 ${FUZZ_USAGE}
@@ -31,6 +32,9 @@ ${FUZZ_USAGE}
   run: inputs not given by --input are filled with seeded random values when --random is set
   (symbolic dimensions need --shape). With --repeat N the model runs N times after one warm-up and
   'median_ms: X' is printed (time per run, loading excluded).
+  --value compiles an input as a constant (its dtype from the model, its values listed flat): needed when
+  the input decides a shape (a Reshape target, Slice bounds, axes). The artifact still takes the input;
+  a feed must then equal the value. run: the value is also the input's feed.
   conformance: DIR is an ONNX backend-test case (model.onnx + test_data_set_N/) or a folder of them.
   The expected-failure list defaults to test/expected-failures/<backend>.txt ('case: reason' lines).`;
 
@@ -84,6 +88,60 @@ function parseShapes(specs: string[]): Map<string, number[]> {
   return m;
 }
 
+/** Integer ranges for --value (64-bit ones checked as bigints). */
+const INT_RANGE: Partial<Record<DType, [bigint, bigint]>> = {
+  i8: [-128n, 127n], u8: [0n, 255n], i16: [-32768n, 32767n], u16: [0n, 65535n], i32: [-(2n ** 31n), 2n ** 31n - 1n],
+  u32: [0n, 2n ** 32n - 1n], i64: [-(2n ** 63n), 2n ** 63n - 1n], u64: [0n, 2n ** 64n - 1n],
+};
+
+/**
+ * Parses `--value NAME=v0,v1,…` flags against a model: the dtype comes from the declared input, the shape
+ * from --shape, else the declared static shape, else [count] for a rank-1 input. Elements are listed flat.
+ */
+export function parseValues(specs: string[], model: Model, shapes: Map<string, number[]> = new Map()): Map<string, Tensor> {
+  const g = model.graph;
+  const formals = g.inputs.filter((v) => !g.initializers.has(v));
+  const out = new Map<string, Tensor>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new TesseraError(`--value '${spec}' must be NAME=v0,v1,...`);
+    const name = spec.slice(0, eq);
+    const v = formals.find((x) => x.name === name);
+    if (!v) throw new TesseraError(`--value names '${name}', but the model's inputs are ${formals.map((x) => x.name).join(', ') || 'none'}`);
+    if (out.has(name)) throw new TesseraError(`--value gives '${name}' twice`);
+    const ty = v.type;
+    if (ty?.kind !== 'tensor' || ty.dtype === 'string') throw new TesseraError(`--value ${name}: the input is not a numeric tensor`);
+    const text = spec.slice(eq + 1).trim();
+    const items = text === '' ? [] : text.split(',').map((x) => x.trim());
+    const shape = shapes.get(name)
+      ?? (ty.shape?.every((d) => typeof d === 'number') ? ty.shape as number[] : undefined)
+      ?? (ty.shape?.length === 1 ? [items.length] : undefined);
+    if (!shape) throw new TesseraError(`--value ${name}: the input's shape [${ty.shape?.join(',') ?? '?'}] is not fixed; give it with --shape ${name}=d0,d1,...`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (items.length !== n) throw new TesseraError(`--value ${name} lists ${items.length} value(s), the input of shape [${shape.join(',')}] has ${n}`);
+    const parsed = items.map((x): number | bigint => {
+      const badValue = (): never => { throw new TesseraError(`--value ${name}: '${x}' is not a ${ty.dtype} value`); };
+      if (isFloat(ty.dtype)) {
+        const f = /^[+-]?(inf|infinity)$/i.test(x) ? (x.startsWith('-') ? -Infinity : Infinity) : /^nan$/i.test(x) ? NaN : Number(x);
+        if (Number.isNaN(f) && !/^nan$/i.test(x)) badValue();
+        return f;
+      }
+      if (ty.dtype === 'bool') {
+        if (/^(1|true)$/i.test(x)) return 1;
+        if (/^(0|false)$/i.test(x)) return 0;
+        return badValue();
+      }
+      if (!/^[+-]?[0-9]+$/.test(x)) badValue();
+      const b = BigInt(x);
+      const [lo, hi] = INT_RANGE[ty.dtype]!;
+      if (b < lo || b > hi) throw new TesseraError(`--value ${name}: ${x} is out of range for ${ty.dtype}`);
+      return isBigInt(ty.dtype) ? b : Number(b);
+    });
+    out.set(name, Tensor.from(ty.dtype, shape, parsed));
+  }
+  return out;
+}
+
 function readValueFile(file: string, type: Model['graph']['inputs'][number]['type']): RuntimeValue {
   let bytes: Uint8Array;
   try { bytes = readFileSync(file); } catch (e) {
@@ -135,6 +193,7 @@ async function run(args: string[]): Promise<number> {
     backend: { type: 'string', default: 'reference' },
     input: { type: 'string', multiple: true, default: [] },
     shape: { type: 'string', multiple: true, default: [] },
+    value: { type: 'string', multiple: true, default: [] },
     random: { type: 'string' },
     'output-dir': { type: 'string' },
     repeat: { type: 'string' },
@@ -159,9 +218,16 @@ async function run(args: string[]): Promise<number> {
     given.set(name, spec.slice(eq + 1));
   }
   const shapes = parseShapes(values.shape as string[]);
+  const fixed = parseValues(values.value as string[], model, shapes);
   const rand = values.random !== undefined ? seededRandom(Number(values.random)) : undefined;
   const feeds: Record<string, RuntimeValue> = {};
   for (const v of formals) {
+    const value = fixed.get(v.name);
+    if (value) {
+      if (given.has(v.name)) throw new TesseraError(`input '${v.name}' is given by both --input and --value`);
+      feeds[v.name] = value;
+      continue;
+    }
     const file = given.get(v.name);
     if (file) { feeds[v.name] = readValueFile(file, v.type); continue; }
     if (!rand) throw new TesseraError(`input '${v.name}' is not given (use --input ${v.name}=FILE, or --random SEED)`);
@@ -173,7 +239,7 @@ async function run(args: string[]): Promise<number> {
     if (shape.length !== v.type.shape.length) throw new TesseraError(`--shape for '${v.name}' has rank ${shape.length}, the input has rank ${v.type.shape.length}`);
     feeds[v.name] = randomTensor(v.type.dtype, shape, rand);
   }
-  const runner = await prepareAsync(model, backend, { shapes });
+  const runner = await prepareAsync(model, backend, { shapes, values: fixed });
   const t1 = performance.now();
   let outs = await runner.run(feeds);
   const firstMs = performance.now() - t1;
@@ -217,12 +283,19 @@ function onnxEncode(t: Tensor, name: string): Uint8Array {
 async function compile(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     target: { type: 'string', default: 'wasm' },
+    sm: { type: 'string' },
     o: { type: 'string', short: 'o' },
     shape: { type: 'string', multiple: true, default: [] },
+    value: { type: 'string', multiple: true, default: [] },
   });
   if (positionals.length === 0 || !values.o) throw new TesseraError(`compile needs models and -o OUT\n${USAGE}`);
-  const target = values.target as string;
-  if (!TARGETS.includes(target as never)) throw new TesseraError(`unknown target '${target}' (available: ${TARGETS.join(', ')})`);
+  // 'ptx' names the code, 'cuda' the runtime that loads it: both build the PTX artifact.
+  const target = values.target === 'ptx' ? 'cuda' : values.target as string;
+  if (!TARGETS.includes(target as never)) throw new TesseraError(`unknown target '${target}' (available: ${TARGETS.join(', ')}, ptx)`);
+  const sm = values.sm === undefined ? undefined : Number(values.sm);
+  if (sm !== undefined && (target !== 'cuda' || !(PTX_ARCHS as readonly number[]).includes(sm))) {
+    throw new TesseraError(`--sm takes ${PTX_ARCHS.join(' or ')}, with --target ptx`);
+  }
   const shapes = parseShapes(values.shape as string[]);
   const out = values.o as string;
   const models: { path: string; name: string }[] = [];
@@ -240,11 +313,13 @@ async function compile(args: string[]): Promise<number> {
     const t0 = performance.now();
     try {
       const model = loadModel(m.path);
-      const { files, program } = await compileModel(model, { target: target as 'wasm', shapes, name: m.name });
+      const specialized = parseValues(values.value as string[], model, shapes);
+      const { files, program } = await compileModel(model, { target: target as 'wasm' | 'cuda', shapes, values: specialized, name: m.name, sm: sm as PtxArch | undefined });
       const dir = single ? out : join(out, m.name);
       writeArtifact(dir, files);
       const bytes = [...files.values()].reduce((a, b) => a + b.byteLength, 0);
-      console.log(`compiled ${m.name}: ${program.kernels.length} kernels, ${program.dispatches.length} dispatches, ${bytes} bytes → ${dir} (${(performance.now() - t0).toFixed(0)} ms)`);
+      const note = specialized.size > 0 ? `, specialized on ${[...specialized.keys()].join(', ')}` : '';
+      console.log(`compiled ${m.name}: ${program.kernels.length} kernels, ${program.dispatches.length} dispatches, ${bytes} bytes${note} → ${dir} (${(performance.now() - t0).toFixed(0)} ms)`);
     } catch (e) {
       if (!(e instanceof TesseraError) || single) throw e;
       failed++;
@@ -264,8 +339,13 @@ async function conformance(args: string[]): Promise<number> {
   });
   if (positionals.length === 0) throw new TesseraError(`conformance needs at least one folder\n${USAGE}`);
   const backend = checkBackend(values.backend as string);
-  const listFile = (values.expected as string | undefined) ?? join(import.meta.dirname, '..', 'test', 'expected-failures', `${backend}.txt`);
+  const lists = join(import.meta.dirname, '..', 'test', 'expected-failures');
+  const listFile = (values.expected as string | undefined) ?? join(lists, `${backend}.txt`);
   const expected = readExpectedFailures(listFile);
+  // cuda runs the PTX backend's code: its compile-time failures (ptx.txt) are expected too; cuda.txt adds run-time ones.
+  if (backend === 'cuda' && values.expected === undefined) {
+    for (const [k, v] of readExpectedFailures(join(lists, 'ptx.txt'))) if (!expected.has(k)) expected.set(k, v);
+  }
   const cases = findCases(positionals);
   const results = await runConformance(cases, {
     backend, expected,

@@ -4,7 +4,8 @@ import { basename, join } from 'node:path';
 import { TesseraError } from '../ir/errors.ts';
 import type { RuntimeValue } from '../ir/tensor.ts';
 import { compareValues } from './compare.ts';
-import { loadModel, prepareAsync, type BackendName } from './driver.ts';
+import { loadModel, prepareAsync, type AsyncRunner, type BackendName } from './driver.ts';
+import type { Model } from '../ir/graph.ts';
 import { decodeValueProto } from './onnx/tensor-proto.ts';
 
 export type CaseStatus = 'PASS' | 'FAIL' | 'SKIP' | 'XFAIL' | 'XPASS';
@@ -50,6 +51,15 @@ export async function runCase(dir: string, backend: BackendName, deadlineMs = 60
   if (!file) throw new TesseraError('case has no model.onnx or model.tir', { file: dir });
   const model = loadModel(file);
   const runner = await prepareAsync(model, backend, { deadlineMs });
+  try {
+    return await runSets(dir, model, runner);
+  } finally {
+    runner.dispose?.();
+  }
+}
+
+/** Runs every test_data_set_N of a case through a prepared runner; undefined on success, else the reason. */
+async function runSets(dir: string, model: Model, runner: AsyncRunner): Promise<string | undefined> {
   const g = model.graph;
   const formals = g.inputs.filter((v) => !g.initializers.has(v));
   const sets = readdirSync(dir).filter((s) => s.startsWith('test_data_set_')).sort();

@@ -9,12 +9,15 @@ import { ReferenceInterpreter } from '../runtime/reference.ts';
 import { importOnnxFile } from './onnx/import.ts';
 import { readTirFile } from '../grammar/blobs.ts';
 import { kernelRunner } from './lower/null-device.ts';
+import { isDataDependent } from './lower/context.ts';
+import { specializer } from './lower/specialize.ts';
 import { compileModel } from './compile.ts';
 import { Session } from '../runtime/session.ts';
+import { cudaDriver } from '../runtime/cuda/driver.ts';
 import type { Tensor } from '../ir/tensor.ts';
 
 /** 'kernel': lower to the kernel IR and execute the Program with the kernel-IR interpreter (the null device). */
-export const BACKENDS = ['reference', 'kernel', 'wasm'] as const;
+export const BACKENDS = ['reference', 'kernel', 'wasm', 'cuda'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export function checkBackend(name: string): BackendName {
@@ -48,6 +51,8 @@ export interface RunnerOptions {
   deadlineMs?: number;
   /** Compiled backends: input name → shape that specializes its symbolic dimensions (--shape). */
   shapes?: Map<string, number[]>;
+  /** Compiled backends: input name → its value, fixed at compile time (--value). */
+  values?: Map<string, Tensor>;
 }
 
 export function prepare(model: Model, backend: BackendName, opts: RunnerOptions = {}): Runner {
@@ -59,13 +64,15 @@ export function prepare(model: Model, backend: BackendName, opts: RunnerOptions 
     case 'kernel': {
       return kernelRunner(model, { shapes: opts.shapes, deadlineMs: opts.deadlineMs });
     }
-    case 'wasm':
-      throw new TesseraError(`backend 'wasm' compiles and loads asynchronously: use prepareAsync`);
+    case 'wasm': case 'cuda':
+      throw new TesseraError(`backend '${backend}' compiles and loads asynchronously: use prepareAsync`);
   }
 }
 
 export interface AsyncRunner {
   run(feeds: Record<string, RuntimeValue>): Promise<Record<string, RuntimeValue>>;
+  /** Releases what the backend holds (device memory, modules); compiled backends only. */
+  dispose?(): void;
 }
 
 /**
@@ -73,20 +80,41 @@ export interface AsyncRunner {
  * pack the artifact — and run in the runtime's Session exactly as a loaded artifact would.
  */
 export async function prepareAsync(model: Model, backend: BackendName, opts: RunnerOptions = {}): Promise<AsyncRunner> {
-  if (backend !== 'wasm') {
+  if (backend !== 'wasm' && backend !== 'cuda') {
     const r = prepare(model, backend, opts);
     return { run: async (feeds) => r.run(feeds) };
   }
-  const { files } = await compileModel(model, { target: 'wasm', shapes: opts.shapes });
-  const session = await Session.create(files, { backend: 'wasm' });
-  return {
-    run: async (feeds) => {
-      const tensors: Record<string, Tensor> = {};
-      for (const [k, v] of Object.entries(feeds)) {
-        if (v.kind !== 'tensor') throw new TesseraError(`input '${k}' is a ${v.kind}; compiled models take tensors`);
-        tensors[k] = v;
-      }
-      return session.run(tensors);
-    },
+  // Without a CUDA driver every compile would be wasted: say so before compiling.
+  if (backend === 'cuda') await cudaDriver();
+  const compile = async (shapes: Map<string, number[]> | undefined, values: Map<string, Tensor> | undefined) =>
+    Session.create((await compileModel(model, { target: backend, shapes, values })).files, { backend });
+  const tensors = (feeds: Record<string, RuntimeValue>) => {
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) {
+      if (v.kind !== 'tensor') throw new TesseraError(`input '${k}' is a ${v.kind}; compiled models take tensors`);
+      out[k] = v;
+    }
+    return out;
   };
+  let session: Session;
+  try {
+    session = await compile(opts.shapes, opts.values);
+  } catch (e) {
+    if (!isDataDependent(e)) throw e;
+    // An output shape depends on an input's value: as the kernel backend does, compile at the first run
+    // specialized on the feeds (--value and --shape chosen from them), one artifact per distinct set.
+    const specialize = specializer(model, opts.shapes);
+    const cache = new Map<string, Promise<Session>>();
+    return {
+      run: async (feeds) => {
+        const s = specialize({ ...feeds, ...Object.fromEntries(opts.values ?? []) });
+        const values = new Map([...s.values, ...(opts.values ?? [])]);
+        let pending = cache.get(s.key);
+        if (!pending) { pending = compile(s.shapes, values); cache.set(s.key, pending); }
+        return (await pending).run(tensors(feeds));
+      },
+      dispose: () => { for (const p of cache.values()) void p.then((s) => s.dispose(), () => undefined); },
+    };
+  }
+  return { run: async (feeds) => session.run(tensors(feeds)), dispose: () => session.dispose() };
 }

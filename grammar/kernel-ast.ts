@@ -37,10 +37,17 @@ export type KStmtAst =
 
 export interface KBufferAst { tok: IToken; elem: IToken; name: IToken; size: KExprAst; access: IToken; space: IToken | undefined }
 
+/** `matmul {a: x, b: w, …}`: a field's value is a dtype (`elem: f32`) or an expression (names, sizes, true/false). */
+export interface KPatternAst {
+  kind: IToken;
+  fields: { name: IToken; dtype: IToken | undefined; value: KExprAst | undefined }[];
+}
+
 export interface KernelAst {
   tok: IToken;
   name: IToken;
   buffers: KBufferAst[];
   sizes: IToken[];
+  pattern: KPatternAst | undefined;
   body: KStmtAst[];
 }

@@ -4,12 +4,13 @@ import type { IToken } from 'chevrotain';
 import type { ErrorPlace } from '../ir/errors.ts';
 import { TesseraError } from '../ir/errors.ts';
 import * as K from '../ir/kernel/build.ts';
-import { INDEX, type AtomicOp, type BinaryOp, type BufferParam, type Expr, type Kernel, type KType, type MemoryOrder, type MemoryScope, type Stmt, type UnaryOp } from '../ir/kernel/ir.ts';
-import type { KBufferAst, KernelAst, KExprAst, KStmtAst } from './kernel-ast.ts';
+import { INDEX, type AtomicOp, type BinaryOp, type BufferParam, type Expr, type Kernel, type KernelPattern, type KType, type MemoryOrder, type MemoryScope, type Stmt, type UnaryOp } from '../ir/kernel/ir.ts';
+import type { KBufferAst, KernelAst, KExprAst, KPatternAst, KStmtAst } from './kernel-ast.ts';
 import { BINARY_CALLS, inferLiteral, INFIX, KFloat, KInt, KwBitcast, KwBroadcast, KwCast, KwParallel, KwUnroll, KwVector, literalKind, type LiteralKind } from './kernel-syntax.ts';
 import { HexLit, KwFalse, KwInf, KwNan, KwTrue, StringLit, tokenPlace } from './lexer.ts';
 
 type NameKind = 'size' | 'loop' | 'let' | 'local' | 'result';
+const PATTERN_FIELDS = ['a', 'b', 'y', 'scratch', 'batch', 'm', 'n', 'k', 'a_batch_stride', 'b_batch_stride', 'trans_a', 'trans_b', 'elem', 'acc'] as const;
 type Scope = Map<string, { type: KType; kind: NameKind }>;
 
 const OP_BY_SYMBOL = new Map<string, BinaryOp>(Object.entries(INFIX).map(([op, sym]) => [sym, op as BinaryOp]));
@@ -77,7 +78,51 @@ class KernelBuilder {
     const scope: Scope = new Map();
     const sizes = ast.sizes.map((tok) => ({ name: this.define(scope, tok, 'size', INDEX) }));
     const buffers = ast.buffers.map((b) => this.bufferParam(b, scope));
-    return { name: this.name(ast.name), buffers, sizes, body: this.block(ast.body, scope) };
+    const k: Kernel = { name: this.name(ast.name), buffers, sizes, body: this.block(ast.body, scope) };
+    if (ast.pattern) k.pattern = this.pattern(ast.pattern, scope);
+    return k;
+  }
+
+  /** A matmul pattern: buffer names, size expressions over the kernel's sizes, flags and dtypes by field. */
+  private pattern(ast: KPatternAst, scope: Scope): KernelPattern {
+    if (ast.kind.image !== 'matmul') throw this.err(ast.kind, `unknown pattern '${ast.kind.image}' (expected matmul)`);
+    const fields = new Map<string, KPatternAst['fields'][number]>();
+    for (const f of ast.fields) {
+      const n = this.name(f.name);
+      if (!(PATTERN_FIELDS as readonly string[]).includes(n)) throw this.err(f.name, `unknown matmul field '${n}' (expected ${PATTERN_FIELDS.join(', ')})`);
+      if (fields.has(n)) throw this.err(f.name, `matmul field '${n}' is given twice`);
+      fields.set(n, f);
+    }
+    const get = (n: string) => fields.get(n) ?? (() => { throw this.err(ast.kind, `matmul pattern without field '${n}'`); })();
+    const bufferName = (n: string) => {
+      const v = get(n).value;
+      if (v?.kind !== 'name') throw this.err(get(n).name, `matmul field '${n}' must name a buffer`);
+      return this.buffer(v.tok).name;
+    };
+    const size = (n: string) => {
+      const v = get(n).value;
+      if (!v) throw this.err(get(n).name, `matmul field '${n}' must be a size expression`);
+      return this.expr(v, scope, INDEX);
+    };
+    const flag = (n: string) => {
+      const v = get(n).value;
+      if (v?.kind !== 'lit' || (v.tok.tokenType !== KwTrue && v.tok.tokenType !== KwFalse)) throw this.err(get(n).name, `matmul field '${n}' must be true or false`);
+      return v.tok.tokenType === KwTrue;
+    };
+    const elem = (n: string) => {
+      const f = get(n);
+      const t = f.dtype ? this.type(f.dtype) : undefined;
+      if (!t || t.lanes !== 1) throw this.err(f.name, `matmul field '${n}' must be a scalar dtype`);
+      return t.elem;
+    };
+    const p: KernelPattern = {
+      kind: 'matmul', a: bufferName('a'), b: bufferName('b'), y: bufferName('y'),
+      batch: size('batch'), m: size('m'), n: size('n'), k: size('k'),
+      aBatchStride: size('a_batch_stride'), bBatchStride: size('b_batch_stride'),
+      transA: flag('trans_a'), transB: flag('trans_b'), elem: elem('elem'), acc: elem('acc'),
+    };
+    if (fields.has('scratch')) p.scratch = bufferName('scratch');
+    return p;
   }
 
   private bufferParam(ast: KBufferAst, scope: Scope): BufferParam {

@@ -12,6 +12,9 @@
 // Statements: `let x = e;` `local acc: f32 = e;` `acc = e;` `store buf[i] = e;`
 // `[parallel|vector|unroll] for i in start..end [step k] { … }` `if c { … } else { … }`
 // `[let old =] atomic add buf[i], e relaxed device;` `barrier workgroup;` `comment "text";`.
+// A kernel may state what it computes between its parameters and its body (ir/kernel/ir.ts KernelPattern):
+// `kernel mm(…) matmul {a: a, b: b, y: y, batch: 1, m: 4, n: 8, k: 3, a_batch_stride: 0, b_batch_stride: 0,
+// trans_a: false, trans_b: false, elem: f32, acc: f32} { … }` (and `scratch: s` when it names one).
 // Expressions, loosest first: comparisons (== != < <= > >=, non-associative), |, ^, &, << >>, + -,
 // * / // % %% (`/` `%` truncate, `//` `%%` round toward −∞), unary - and !. Everything else is a call:
 // min max pow atan2 mulhi dot4_u8 dot4_i8 select(c, a, b) extract(v, lane) reduce_add/min/max(v) and the
@@ -22,7 +25,7 @@ import { type IToken, type TokenType } from 'chevrotain';
 import { TesseraError } from '../ir/errors.ts';
 import type { Kernel } from '../ir/kernel/ir.ts';
 import { buildKernels } from './kernel-build.ts';
-import type { KAtomicAst, KBufferAst, KernelAst, KExprAst, KStmtAst } from './kernel-ast.ts';
+import type { KAtomicAst, KBufferAst, KernelAst, KExprAst, KPatternAst, KStmtAst } from './kernel-ast.ts';
 import {
   Amp, Bang, Caret, DotDot, EqEq, GtEq, KERNEL_TOKENS, kernelLexer, KFloat, KInt, KwAtomic, KwBarrier, KwBitcast,
   KwBroadcast, KwBuf, KwCast, KwElse, KwFor, KwIf, KwIn, KwKernel, KwLet, KwLoad, KwLocal, KwParallel, KwSize,
@@ -30,7 +33,7 @@ import {
   Slash, SlashSlash,
 } from './kernel-syntax.ts';
 import {
-  Colon, Comma, Equals, HexLit, Identifier, KwFalse, KwInf, KwNan, KwTrue, LAngle, LBrace, LBracket, LParen, RAngle,
+  Colon, Comma, DTypeTok, Equals, HexLit, Identifier, KwFalse, KwInf, KwNan, KwTrue, LAngle, LBrace, LBracket, LParen, RAngle,
   RBrace, RBracket, RParen, Star, StringLit, tokenPlace,
 } from './lexer.ts';
 import { LiteralRules, type ParseOptions } from './parser.ts';
@@ -61,8 +64,28 @@ export class KernelParser extends LiteralRules {
       } },
     ]));
     this.CONSUME(RParen);
+    const pattern = this.OPTION3(() => this.SUBRULE(this.patternClause));
     const body = this.SUBRULE(this.block);
-    return { tok, name, buffers, sizes, body };
+    return { tok, name, buffers, sizes, pattern, body };
+  });
+
+  /** `matmul {a: a, b: b, y: y, batch: 1, m: M, …, elem: f32, acc: f32}` (see printKernel). */
+  patternClause = this.RULE('patternClause', (): KPatternAst => {
+    const kind = this.CONSUME(Identifier);
+    this.CONSUME(LBrace);
+    const fields: KPatternAst['fields'] = [];
+    this.MANY_SEP({ SEP: Comma, DEF: () => {
+      const name = this.SUBRULE(this.name);
+      this.CONSUME(Colon);
+      let dtype: IToken | undefined, value: KExprAst | undefined;
+      this.OR([
+        { ALT: () => { dtype = this.CONSUME(DTypeTok); } },
+        { ALT: () => { value = this.SUBRULE(this.expr); } },
+      ]);
+      fields.push({ name, dtype, value });
+    } });
+    this.CONSUME(RBrace);
+    return { kind, fields };
   });
 
   sizeList = this.RULE('sizeList', (): IToken[] => {

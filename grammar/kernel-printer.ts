@@ -5,7 +5,9 @@
 // that rounds back to the same value of their type, a literal carries `:type` exactly when the parser
 // would not infer it (inferLiteral), and parentheses follow the precedence table of kernel-syntax.ts.
 import { roundToElem, typeName } from '../ir/kernel/build.ts';
-import type { BufferParam, Expr, Kernel, KType, Stmt } from '../ir/kernel/ir.ts';
+import type { BufferParam, Expr, Kernel, KernelPattern, KType, Stmt } from '../ir/kernel/ir.ts';
+
+const INDEX_T: KType = { elem: 'i32', lanes: 1 };
 import { binaryPrec, inferLiteral, INFIX, literalKind, PREC } from './kernel-syntax.ts';
 import { printName } from './lexer.ts';
 
@@ -149,7 +151,18 @@ class KernelPrinter {
     const sizes = k.sizes.length > 0 ? `size ${k.sizes.map((s) => printName(s.name)).join(', ')}` : '';
     const params = bufs.length > 0 ? `${bufs.join(', ')}${sizes ? `; ${sizes}` : ''}` : sizes;
     this.localTypes = new Map();
-    return `kernel ${printName(k.name)}(${params}) ${this.blockWithLocals(k.body, '')}\n`;
+    return `kernel ${printName(k.name)}(${params}) ${k.pattern ? `${this.pattern(k.pattern)} ` : ''}${this.blockWithLocals(k.body, '')}\n`;
+  }
+
+  /** `matmul {a: a, b: b, y: y, …}`; grammar/kernel-build.ts reads it back. */
+  private pattern(p: KernelPattern): string {
+    const fields: [string, string][] = [['a', printName(p.a)], ['b', printName(p.b)], ['y', printName(p.y)]];
+    if (p.scratch !== undefined) fields.push(['scratch', printName(p.scratch)]);
+    for (const [f, e] of [['batch', p.batch], ['m', p.m], ['n', p.n], ['k', p.k], ['a_batch_stride', p.aBatchStride], ['b_batch_stride', p.bBatchStride]] as const) {
+      fields.push([f, this.expr(e, INDEX_T).text]);
+    }
+    fields.push(['trans_a', String(p.transA)], ['trans_b', String(p.transB)], ['elem', p.elem], ['acc', p.acc]);
+    return `${p.kind} {${fields.map(([f, x]) => `${f}: ${x}`).join(', ')}}`;
   }
 }
 

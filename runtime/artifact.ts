@@ -4,6 +4,8 @@
 import type { Dispatch, Program, ProgramBuffer, ProgramIO, SizeSymbol } from '../ir/kernel/program.ts';
 import type { Expr } from '../ir/kernel/ir.ts';
 import { TesseraError } from '../ir/errors.ts';
+import { ALL_DTYPES, isBigInt, isFloat, type DType } from '../ir/dtype.ts';
+import { Tensor } from '../ir/tensor.ts';
 
 export const ARTIFACT_FORMAT = 'tessera-artifact';
 export const ARTIFACT_VERSION = 1;
@@ -15,6 +17,14 @@ export interface KernelSignature {
   name: string;
   buffers: string[];
   sizes: string[];
+  /** GPU targets: threads per block, the block count (an i32 expression over this kernel's size names) and dynamic shared memory. */
+  launch?: KernelLaunch;
+}
+
+export interface KernelLaunch {
+  block: number;
+  grid: Expr;
+  sharedBytes: number;
 }
 
 export interface Manifest {
@@ -35,7 +45,41 @@ export interface Manifest {
   weights: { file: string; byteLength: number };
   /** SHA-256 (hex) of every file the manifest names, checked before use. */
   sha256: Record<string, string>;
+  /**
+   * Inputs compiled as constants (`--value`): still inputs of the model, which a feed may give (it must
+   * equal the value) or omit. Optional: artifacts without specialized inputs leave it out.
+   */
+  specialized?: SpecializedInput[];
 }
+
+/**
+ * An input's value fixed at compile time. Elements are JSON numbers, except 64-bit integers (decimal
+ * strings, exact) and non-finite floats ('NaN', 'Infinity', '-Infinity').
+ */
+export interface SpecializedInput {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  data: (number | string)[];
+}
+
+/** The manifest entry recording that input `name` was compiled with value `t`. */
+export function specializedEntry(name: string, t: Tensor): SpecializedInput {
+  if (t.dtype === 'string') throw new TesseraError(`input '${name}' is a string tensor; strings cannot be compiled`);
+  const data = Array.from(t.data as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' || !Number.isFinite(x) ? String(x) : x));
+  return { name, dtype: t.dtype, shape: [...t.shape], data };
+}
+
+/** The tensor a manifest entry records (validated: see validateManifest). */
+export function specializedTensor(s: SpecializedInput): Tensor {
+  return Tensor.from(s.dtype, s.shape, s.data.map((x) => (isBigInt(s.dtype) ? BigInt(x) : Number(x))));
+}
+
+const isElement = (dtype: DType, x: unknown): boolean => {
+  if (isBigInt(dtype)) return (typeof x === 'string' && /^-?[0-9]+$/.test(x)) || (typeof x === 'number' && Number.isSafeInteger(x));
+  if (isFloat(dtype)) return (typeof x === 'number' && Number.isFinite(x)) || x === 'NaN' || x === 'Infinity' || x === '-Infinity';
+  return typeof x === 'number' && Number.isInteger(x);
+};
 
 /** The files of an artifact by name (as read from a folder, or unpacked from a bundle). */
 export type ArtifactFiles = Map<string, Uint8Array>;
@@ -136,6 +180,14 @@ export function validateManifest(m: unknown): Manifest {
   const kernels = new Map<string, KernelSignature>();
   for (const k of man.kernels) {
     if (!isObj(k) || typeof k.name !== 'string' || !Array.isArray(k.buffers) || !Array.isArray(k.sizes)) bad('a kernel signature is malformed');
+    if (k.launch !== undefined) {
+      const l = k.launch as unknown;
+      if (!isObj(l) || !Number.isInteger(l.block) || (l.block as number) < 1 || (l.block as number) > 1024
+        || !Number.isInteger(l.sharedBytes) || (l.sharedBytes as number) < 0) {
+        bad(`kernel '${k.name}' has a malformed launch (block 1..1024 and sharedBytes >= 0 must be integers)`);
+      }
+      checkExpr(l.grid, new Set(k.sizes), `kernel '${k.name}' grid`);
+    }
     kernels.set(k.name, k);
   }
   man.dispatches.forEach((d, i) => {
@@ -154,6 +206,21 @@ export function validateManifest(m: unknown): Manifest {
     if (typeof file !== 'string' || !(file in man.sha256)) bad(`code variant '${variant}' names '${String(file)}' without a checksum`);
   }
   if (!(man.weights.file in man.sha256)) bad(`weights file '${man.weights.file}' has no checksum`);
+  if (m.specialized !== undefined) {
+    if (!Array.isArray(m.specialized)) bad(`'specialized' must be a list`);
+    const names = new Set(man.inputs.map((i) => i.name));
+    for (const s of m.specialized as unknown[]) {
+      if (!isObj(s) || typeof s.name !== 'string') bad('a specialized input is malformed');
+      if (names.has(s.name)) bad(`input '${s.name}' is declared twice (as an input and as a specialized value)`);
+      names.add(s.name);
+      if (!ALL_DTYPES.includes(s.dtype as DType) || s.dtype === 'string') bad(`specialized input '${s.name}' has unknown dtype '${String(s.dtype)}'`);
+      if (!Array.isArray(s.shape) || !s.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`specialized input '${s.name}' has a malformed shape`);
+      const n = (s.shape as number[]).reduce((a, b) => a * b, 1);
+      if (!Array.isArray(s.data) || s.data.length !== n) bad(`specialized input '${s.name}' of shape [${(s.shape as number[]).join(',')}] must list ${n} values`);
+      const wrong = s.data.find((x) => !isElement(s.dtype as DType, x));
+      if (wrong !== undefined) bad(`specialized input '${s.name}' holds ${JSON.stringify(wrong)}, not a ${String(s.dtype)} value`);
+    }
+  }
   return man;
 }
 
@@ -182,7 +249,9 @@ export async function loadArtifact(files: ArtifactFiles): Promise<LoadedArtifact
 /** Builds the manifest and file set of a compiled program (used by the compiler's artifact writer). */
 export async function packArtifact(
   program: Program, target: ArtifactTarget, model: string, code: Record<string, { file: string; bytes: Uint8Array }>,
-  producer: string,
+  producer: string, specialized: SpecializedInput[] = [],
+  /** Kernel signatures when the target's differ from the default (GPU targets: global buffers only, plus launch records). */
+  signatures?: KernelSignature[],
 ): Promise<ArtifactFiles> {
   const files: ArtifactFiles = new Map();
   const sha256: Record<string, string> = {};
@@ -193,8 +262,9 @@ export async function packArtifact(
   const manifest: Manifest = {
     format: ARTIFACT_FORMAT, version: ARTIFACT_VERSION, target, producer, model,
     symbols: program.symbols, inputs: program.inputs, outputs: program.outputs, buffers: program.buffers,
-    kernels: program.kernels.map((k) => ({ name: k.name, buffers: k.buffers.map((b) => b.name), sizes: k.sizes.map((s) => s.name) })),
+    kernels: signatures ?? program.kernels.map((k) => ({ name: k.name, buffers: k.buffers.map((b) => b.name), sizes: k.sizes.map((s) => s.name) })),
     dispatches: program.dispatches, code: codeFiles, weights: { file: 'weights.bin', byteLength: program.weights.byteLength }, sha256,
+    ...(specialized.length > 0 ? { specialized } : {}),
   };
   files.set('manifest.json', new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
   return files;

@@ -9,11 +9,11 @@ import {
 } from '../ir/dtype.ts';
 import { TesseraError } from '../ir/errors.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { loadArtifact, type ArtifactFiles, type LoadedArtifact } from './artifact.ts';
+import { loadArtifact, specializedTensor, type ArtifactFiles, type LoadedArtifact } from './artifact.ts';
 import { evalSize, planArena, type ArenaLayout } from './plan.ts';
-import { WasmExecutor } from './wasm/executor.ts';
+import { WasmExecutor, type KernelCall } from './wasm/executor.ts';
 
-export type SessionBackend = 'wasm';
+export type SessionBackend = 'wasm' | 'cuda';
 
 export interface SessionOptions {
   backend: SessionBackend;
@@ -76,40 +76,87 @@ function fromArenaBytes(dtype: DType, shape: number[], bytes: Uint8Array): Tenso
   }
 }
 
+const MAX_SHOWN = 16;
+
+function showTensor(t: Tensor): string {
+  const items = Array.from({ length: Math.min(t.size, MAX_SHOWN) }, (_, i) => String(t.data[i]));
+  return `${t.dtype}[${t.shape.join(',')}] [${items.join(', ')}${t.size > MAX_SHOWN ? ', …' : ''}]`;
+}
+
+const sameElement = (a: unknown, b: unknown): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
+
+/** A feed for an input compiled as a constant must be that constant exactly. */
+function checkSpecialized(name: string, want: Tensor, got: Tensor): void {
+  const equal = (got as { kind?: string }).kind === 'tensor' && got.dtype === want.dtype && got.rank === want.rank
+    && got.shape.every((d, i) => d === want.shape[i]) && got.size === want.size
+    && Array.prototype.every.call(want.data, (x: unknown, i: number) => sameElement(x, got.data[i]));
+  if (equal) return;
+  const fed = (got as { kind?: string }).kind === 'tensor' ? showTensor(got) : 'a non-tensor value';
+  throw new TesseraError(`input '${name}' was compiled as the constant ${showTensor(want)} but was fed ${fed}; ` +
+    `recompile with --value ${name}=… to run other values (or omit this input)`);
+}
+
+/** What a session needs of an executor (WasmExecutor, and CudaExecutor loaded on demand). */
+interface ArenaExecutor {
+  write(name: string, data: ArrayBufferView): void;
+  bytes(name: string): Uint8Array;
+  run(steps: KernelCall[]): void;
+  dispose?(): void;
+}
+
 interface ShapeInstance {
   layout: ArenaLayout;
-  executor: WasmExecutor;
+  executor: ArenaExecutor;
+  /** The dispatches with this binding's sizes (the same array every run, so an executor may keep what it derived). */
+  calls?: KernelCall[];
 }
 
 export class Session {
   /** One executor per distinct binding of the symbolic dimensions (each with its own arena plan). */
   private readonly instances = new Map<string, ShapeInstance>();
 
-  private constructor(private readonly artifact: LoadedArtifact, private readonly options: SessionOptions) {}
+  /** Inputs compiled as constants (`--value`), by name: a feed may omit them, or must equal them. */
+  private readonly specialized: Map<string, Tensor>;
+
+  private constructor(private readonly artifact: LoadedArtifact, private readonly options: SessionOptions) {
+    this.specialized = new Map((artifact.manifest.specialized ?? []).map((s) => [s.name, specializedTensor(s)]));
+  }
 
   /** Loads and validates an artifact: a folder path (Node), a base URL (browsers), or its files. */
   static async create(source: string | ArtifactFiles, options: SessionOptions): Promise<Session> {
-    if (options.backend !== 'wasm') throw new TesseraError(`backend '${String(options.backend)}' is not available in the runtime yet (available: wasm)`);
+    if (options.backend !== 'wasm' && options.backend !== 'cuda') {
+      throw new TesseraError(`backend '${String(options.backend)}' is not available in the runtime yet (available: wasm, cuda)`);
+    }
     let files: ArtifactFiles;
     if (typeof source === 'string') {
       const isNode = typeof process !== 'undefined' && !!process.versions?.node && !/^https?:/.test(source);
       files = isNode ? await readFolder(source) : await fetchArtifact(source);
     } else files = source;
     const artifact = await loadArtifact(files);
-    if (artifact.manifest.target !== 'wasm') {
-      throw new TesseraError(`the artifact targets ${artifact.manifest.target}; this session's backend is wasm`);
+    if (artifact.manifest.target !== options.backend) {
+      throw new TesseraError(`the artifact targets ${artifact.manifest.target}; this session's backend is ${options.backend}`);
     }
-    if (!artifact.code.simd) throw new TesseraError("invalid artifact: no 'simd' code variant");
+    if (options.backend === 'wasm' && !artifact.code.simd) throw new TesseraError("invalid artifact: no 'simd' code variant");
+    if (options.backend === 'cuda') {
+      if (!artifact.code.ptx) throw new TesseraError("invalid artifact: no 'ptx' code");
+      // Load the driver now, so a machine without one fails at create, not at the first run.
+      await (await import('./cuda/driver.ts')).cudaDriver();
+    }
     return new Session(artifact, options);
   }
 
-  get inputNames(): string[] { return this.artifact.manifest.inputs.map((i) => i.name); }
+  /** Every input of the model, including those compiled as constants (see specializedInputs). */
+  get inputNames(): string[] { return [...this.artifact.manifest.inputs.map((i) => i.name), ...this.specialized.keys()]; }
+  /** The inputs whose values were fixed at compile time, with those values. */
+  get specializedInputs(): ReadonlyMap<string, Tensor> { return this.specialized; }
   get outputNames(): string[] { return this.artifact.manifest.outputs.map((o) => o.name); }
 
   /** Binds symbols from the feeds' shapes, checking names, dtypes, ranks and static dimensions. */
   private bind(feeds: Record<string, Tensor>): Record<string, number> {
     const m = this.artifact.manifest;
     for (const name of Object.keys(feeds)) {
+      const fixed = this.specialized.get(name);
+      if (fixed) { checkSpecialized(name, fixed, feeds[name]!); continue; }
       if (!m.inputs.some((i) => i.name === name)) throw new TesseraError(`unknown input '${name}' (the model's inputs are ${this.inputNames.join(', ')})`);
     }
     const symbols: Record<string, number> = {};
@@ -142,8 +189,10 @@ export class Session {
     if (inst) return inst;
     const m = this.artifact.manifest;
     const layout = planArena(m.buffers, symbols, m.dispatches.length);
-    const executor = await WasmExecutor.create({ simd: this.artifact.code.simd!, relaxed: this.artifact.code['relaxed-simd'] },
-      layout, { variant: this.options.wasmVariant ?? 'auto' });
+    const executor: ArenaExecutor = this.options.backend === 'cuda'
+      ? await (await import('./cuda/executor.ts')).CudaExecutor.create(this.artifact.code.ptx!, layout, m.kernels)
+      : await WasmExecutor.create({ simd: this.artifact.code.simd!, relaxed: this.artifact.code['relaxed-simd'] },
+        layout, { variant: this.options.wasmVariant ?? 'auto' });
     for (const b of m.buffers) {
       if (!b.weight) continue;
       executor.write(b.name, this.artifact.weights.subarray(b.weight.offset, b.weight.offset + b.weight.byteLength));
@@ -161,18 +210,26 @@ export class Session {
 
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const symbols = this.bind(feeds);
-    const { executor } = await this.instanceFor(symbols);
+    const inst = await this.instanceFor(symbols);
+    const { executor } = inst;
     const m = this.artifact.manifest;
     for (const io of m.inputs) executor.write(io.buffer, toArenaBytes(feeds[io.name]!));
     const kernels = new Map(m.kernels.map((k) => [k.name, k]));
-    executor.run(m.dispatches.map((d) => {
+    inst.calls ??= m.dispatches.map((d) => {
       const k = kernels.get(d.kernel)!;
       return { kernel: d.kernel, buffers: k.buffers.map((p) => d.buffers[p]!), sizes: k.sizes.map((s) => evalSize(d.sizes[s]!, symbols)) };
-    }));
+    });
+    executor.run(inst.calls);
     const out: Record<string, Tensor> = {};
     for (const io of m.outputs) {
       out[io.name] = fromArenaBytes(io.dtype, io.shape.map((d) => evalSize(d, symbols)), executor.bytes(io.buffer));
     }
     return out;
+  }
+
+  /** Releases every executor (device memory and modules for cuda); a later run creates them again. */
+  dispose(): void {
+    for (const inst of this.instances.values()) inst.executor.dispose?.();
+    this.instances.clear();
   }
 }

@@ -5,7 +5,7 @@ import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, type DType } 
 import { TesseraError } from '../../ir/errors.ts';
 import type { Node, Value } from '../../ir/graph.ts';
 import { buffer as bufferParam, cast, kernel as makeKernel, store, type BufferRef } from '../../ir/kernel/build.ts';
-import type { BufferParam, Expr, Kernel, KScalar, Stmt } from '../../ir/kernel/ir.ts';
+import type { BufferParam, Expr, Kernel, KernelPattern, KScalar, Stmt } from '../../ir/kernel/ir.ts';
 import type { Dispatch, Program, ProgramBuffer, ProgramBufferKind, SizeSymbol } from '../../ir/kernel/program.ts';
 import { simplifyKernel } from '../../ir/kernel/simplify.ts';
 import { verifyKernel } from '../../ir/kernel/verify.ts';
@@ -87,8 +87,8 @@ export class KernelBuilder {
   /** A buffer this kernel reads and writes (in-place updates after a copy, e.g. Scatter). */
   inout(ref: TensorRef, hint = 'y'): BufferRef { return this.param(ref, hint, 'readwrite'); }
 
-  /** Finishes the kernel and appends its dispatch to the program. */
-  finish(body: Stmt[]): void { this.L.addKernel(this.name, this.params, this.bindings, body); }
+  /** Finishes the kernel and appends its dispatch to the program (with what it computes, when recognized). */
+  finish(body: Stmt[], pattern?: KernelPattern): void { this.L.addKernel(this.name, this.params, this.bindings, body, pattern); }
 }
 
 export class Lowering {
@@ -220,13 +220,13 @@ export class Lowering {
     return new KernelBuilder(this, `${sanitize(op)}_${this.kernelCount++}`);
   }
 
-  addKernel(name: string, params: BufferParam[], bindings: Record<string, string>, body: Stmt[]): void {
+  addKernel(name: string, params: BufferParam[], bindings: Record<string, string>, body: Stmt[], pattern?: KernelPattern): void {
     const symbolsUsed = new Set<string>();
     const scan = (e: Expr) => { for (const n of exprVars(e)) if (this.symbolNames.has(n)) symbolsUsed.add(n); };
     for (const p of params) scan(p.size);
     scanStmts(body, scan);
     const sizes = this.symbols.map((s) => s.name).filter((n) => symbolsUsed.has(n));
-    let k = makeKernel(name, { buffers: params, sizes, body });
+    let k = makeKernel(name, { buffers: params, sizes, body, pattern });
     if (this.opts.verify !== false) verifyKernel(k);
     if (this.opts.simplify !== false) {
       try {
@@ -238,7 +238,7 @@ export class Lowering {
       }
     }
     // Structurally identical kernels (the same op on the same shapes) are emitted once and dispatched twice.
-    const key = JSON.stringify([k.buffers, k.sizes, k.body], (_, x) => (typeof x === 'bigint' ? `${x}n` : x));
+    const key = JSON.stringify([k.buffers, k.sizes, k.body, k.pattern ?? null], (_, x) => (typeof x === 'bigint' ? `${x}n` : x));
     const same = this.kernelByBody.get(key);
     if (same) k = same;
     else {

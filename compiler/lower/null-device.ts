@@ -12,6 +12,7 @@ import type { Model } from '../../ir/graph.ts';
 import { decodeInto, isDataDependent } from './context.ts';
 import { lower } from './lower.ts';
 import { evalSize } from './memory.ts';
+import { specializer } from './specialize.ts';
 
 export interface NullDeviceOptions {
   /** Wall-clock limit per run in ms, checked between dispatches. */
@@ -119,44 +120,6 @@ export function runProgram(p: Program, feeds: Record<string, RuntimeValue>, opts
   return new NullDevice(p, opts).run(feeds);
 }
 
-/** Inputs of at most this many elements may be specialized on their values. */
-const SPECIALIZE_LIMIT = 64;
-
-/** Operand positions that decide an op's output shape or loop structure (its compile-time parameters). */
-const SHAPE_OPERANDS: Record<string, number[]> = {
-  Reshape: [1], Expand: [1], Tile: [1, 2], Slice: [1, 2, 3, 4], Squeeze: [1], Unsqueeze: [1], Pad: [1, 2, 3],
-  ConstantOfShape: [0], Range: [0, 1, 2], Split: [1], OneHot: [1], Resize: [1, 2, 3], Upsample: [1], CumSum: [1],
-  TopK: [1], Dropout: [1, 2], Trilu: [1], HannWindow: [0], HammingWindow: [0], BlackmanWindow: [0], MelWeightMatrix: [0, 1, 2, 3, 4], If: [0],
-  ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1], ReduceL2: [1],
-  ReduceLogSum: [1], ReduceLogSumExp: [1], ReduceSumSquare: [1],
-};
-
-/**
- * Graph inputs a shape-deciding operand depends on (directly, or through small computations such as
- * Cast/Sub/Concat on tensors of at most SPECIALIZE_LIMIT elements): the inputs value specialization binds.
- */
-function shapeInputs(model: Model): Set<string> {
-  const g = model.graph;
-  const formal = new Set(g.inputs.filter((v) => !g.initializers.has(v)));
-  const producer = new Map<object, (typeof g.nodes)[number]>();
-  for (const node of g.nodes) for (const o of node.outputs) if (o) producer.set(o, node);
-  const small = (v: (typeof g.inputs)[number]) => {
-    const t = v.type;
-    return t?.kind === 'tensor' && !!t.shape && t.shape.every((d) => typeof d === 'number') && (t.shape as number[]).reduce((a, b) => a * b, 1) <= SPECIALIZE_LIMIT;
-  };
-  const out = new Set<string>();
-  const seen = new Set<object>();
-  const visit = (v: (typeof g.inputs)[number] | null | undefined) => {
-    if (!v || seen.has(v) || !small(v)) return;
-    seen.add(v);
-    if (formal.has(v)) { out.add(v.name); return; }
-    const p = producer.get(v);
-    if (p) for (const i of p.inputs) visit(i);
-  };
-  for (const node of g.nodes) for (const i of SHAPE_OPERANDS[node.op] ?? []) visit(node.inputs[i]);
-  return out;
-}
-
 export interface KernelRunnerOptions extends NullDeviceOptions {
   shapes?: Map<string, number[]>;
 }
@@ -166,7 +129,7 @@ export interface KernelRunnerOptions extends NullDeviceOptions {
  * Reshape target, Slice bounds, axes given as inputs), the program is compiled at the first run instead,
  * specialized on the values of the inputs that are such shape-deciding operands and on the shapes of the
  * others (one program per distinct value and shape set) — what `--shape` is for dimensions, applied to
- * values. (A real target would take these as compile options; the null device can defer compilation.)
+ * values (see specialize.ts; the wasm target does the same in the driver, and takes them as compile options).
  */
 export function kernelRunner(model: Model, opts: KernelRunnerOptions = {}): { run(feeds: Record<string, RuntimeValue>): Record<string, Tensor> } {
   try {
@@ -174,27 +137,16 @@ export function kernelRunner(model: Model, opts: KernelRunnerOptions = {}): { ru
     return { run: (feeds) => device.run(feeds) };
   } catch (e) {
     if (!isDataDependent(e)) throw e;
-    const names = shapeInputs(model);
-    const candidates = model.graph.inputs.filter((v) => names.has(v.name));
+    const specialize = specializer(model, opts.shapes);
     const cache = new Map<string, NullDevice>();
     return {
       run: (feeds) => {
-        const values = new Map<string, Tensor>();
-        for (const v of candidates) {
-          const x = feeds[v.name];
-          if (x?.kind === 'tensor' && x.size <= SPECIALIZE_LIMIT) values.set(v.name, x);
-        }
-        // The other inputs' shapes are bound too (as --shape would): a branch may depend on them.
-        const shapes = new Map(opts.shapes ?? []);
-        for (const [k, x] of Object.entries(feeds)) if (!values.has(k) && x.kind === 'tensor' && !shapes.has(k)) shapes.set(k, [...x.shape]);
-        const key = JSON.stringify([[...shapes], ...[...values].map(([k, t]) => [k, t.dtype, t.shape, Array.from(t.data as ArrayLike<number | bigint>, String)])]);
+        const { key, values, shapes, rest } = specialize(feeds);
         let device = cache.get(key);
         if (!device) {
           device = new NullDevice(lower(model, { shapes, values }), opts);
           cache.set(key, device);
         }
-        const rest: Record<string, RuntimeValue> = {};
-        for (const [k, x] of Object.entries(feeds)) if (!values.has(k)) rest[k] = x;
         return device.run(rest);
       },
     };

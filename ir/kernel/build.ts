@@ -5,7 +5,7 @@
 import { isBigInt, isFloat, roundBf16, roundF16 } from '../dtype.ts';
 import { TesseraError } from '../errors.ts';
 import {
-  INDEX, type AtomicOp, type BinaryOp, type BufferAccess, type BufferParam, type Expr, type Kernel, type KScalar,
+  INDEX, type AtomicOp, type BinaryOp, type BufferAccess, type BufferParam, type Expr, type Kernel, type KernelPattern, type KScalar,
   type KType, type LoopKind, type MemoryOrder, type MemoryScope, type SizeParam, type Stmt, type UnaryOp,
 } from './ir.ts';
 
@@ -347,7 +347,7 @@ export function buffer(
   return { name, elem, access, size: indexExpr(size, `the size of buffer '${name}'`), space };
 }
 
-export interface KernelParts { buffers?: BufferParam[]; sizes?: (SizeParam | string)[]; body: Stmt[] }
+export interface KernelParts { buffers?: BufferParam[]; sizes?: (SizeParam | string)[]; body: Stmt[]; pattern?: KernelPattern }
 
 export function kernel(name: string, parts: KernelParts): Kernel {
   return {
@@ -355,5 +355,6 @@ export function kernel(name: string, parts: KernelParts): Kernel {
     buffers: parts.buffers ?? [],
     sizes: (parts.sizes ?? []).map((s) => (typeof s === 'string' ? { name: s } : s)),
     body: parts.body,
+    ...(parts.pattern ? { pattern: parts.pattern } : {}),
   };
 }

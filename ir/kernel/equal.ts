@@ -1,6 +1,6 @@
 // Structural equality of kernel IR: same names, types, ops, constants (numbers by Object.is, so −0 and NaN
 // count), statements and buffer declarations. kernelDiff says where the first difference is.
-import type { BufferParam, Expr, Kernel, KType, Stmt } from './ir.ts';
+import type { BufferParam, Expr, Kernel, KernelPattern, KType, Stmt } from './ir.ts';
 
 const typeEq = (a: KType, b: KType) => a.elem === b.elem && a.lanes === b.lanes;
 const tname = (t: KType) => (t.lanes === 1 ? t.elem : `${t.elem}x${t.lanes}`);
@@ -142,7 +142,14 @@ export function kernelDiff(a: Kernel, b: Kernel): string | undefined {
     if (a.sizes.length !== b.sizes.length) differ('sizes', `${a.sizes.length} vs ${b.sizes.length}`);
     a.sizes.forEach((s, i) => field(s.name, b.sizes[i]!.name, `sizes[${i}]`, 'name'));
     stmts(a.body, b.body, 'body');
+    pattern(a.pattern, b.pattern);
   });
+}
+
+function pattern(a: KernelPattern | undefined, b: KernelPattern | undefined): void {
+  if (!a || !b) { if (a || b) differ('pattern', `${a ? a.kind : 'none'} vs ${b ? b.kind : 'none'}`); return; }
+  for (const f of ['kind', 'a', 'b', 'y', 'transA', 'transB', 'elem', 'acc', 'scratch'] as const) field(a[f], b[f], 'pattern', f);
+  for (const f of ['batch', 'm', 'n', 'k', 'aBatchStride', 'bBatchStride'] as const) expr(a[f], b[f], `pattern.${f}`);
 }
 
 export const kernelsEqual = (a: Kernel, b: Kernel): boolean => kernelDiff(a, b) === undefined;

@@ -113,9 +113,42 @@ export interface SizeParam {
   name: string;
 }
 
+/**
+ * A computation the lowering recognized, stated so that a backend may replace the kernel's body with a tuned
+ * template (register-tiled WASM micro-kernel, tensor-core PTX, tiled WGSL). The body stays the definition:
+ * interpreters and backends without a template run it, and a template must compute exactly what it computes
+ * (same accumulation type; the order of the k-sum may differ within float rounding).
+ */
+export interface MatmulPattern {
+  kind: 'matmul';
+  /**
+   * Y[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] over the kernel's buffers `a`, `b`, `y` (names of its
+   * BufferParams). Y is contiguous [batch, M, N]. A's element (b, m, k) is at b·aBatchStride + m·K + k
+   * (transA: b·aBatchStride + k·M + m); B's (b, k, n) at b·bBatchStride + k·N + n (transB: b·bBatchStride +
+   * n·K + k). A batch stride of 0 broadcasts that operand over the batch. No epilogue (no bias, alpha or beta).
+   */
+  a: string; b: string; y: string;
+  /** Expressions over the kernel's size params (i32). */
+  batch: Expr; m: Expr; n: Expr; k: Expr;
+  aBatchStride: Expr; bBatchStride: Expr;
+  transA: boolean; transB: boolean;
+  /** Element type of A, B and Y, and the type the body accumulates in. */
+  elem: KScalar; acc: KScalar;
+  /**
+   * Optional: a 'readwrite' buffer of the kernel, of element type `elem` and at least K·(M + 16) elements,
+   * that the body never touches and a template may overwrite (packed copies of A and of one panel of B for
+   * a register-tiled CPU kernel). Templates that need no scratch ignore it.
+   */
+  scratch?: string;
+}
+
+export type KernelPattern = MatmulPattern;
+
 export interface Kernel {
   name: string;
   buffers: BufferParam[];
   sizes: SizeParam[];
   body: Stmt[];
+  /** Optional: what the body computes, for backends with a tuned template (see MatmulPattern). */
+  pattern?: KernelPattern;
 }

@@ -725,7 +725,10 @@ class KernelSimplifier {
     }
     s.resetRanges();
     const buffers = this.k.buffers.map((b) => ({ ...b, size: s.expr(b.size) }));
-    return { name: this.k.name, buffers, sizes: this.k.sizes.map((z) => ({ ...z })), body: this.block(this.k.body, s) };
+    const out: Kernel = { name: this.k.name, buffers, sizes: this.k.sizes.map((z) => ({ ...z })), body: this.block(this.k.body, s) };
+    // The pattern names buffers and sizes, which simplification keeps: it stays true of the simplified body.
+    if (this.k.pattern) out.pattern = this.k.pattern;
+    return out;
   }
 
   private block(stmts: Stmt[], s: Simplifier): Stmt[] {

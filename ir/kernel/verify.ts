@@ -19,7 +19,7 @@ import {
   binaryType, bitcastCheck, castCheck, constCheck, isIntElem, isNumericElem, KSCALARS, LANES,
   selectType, typeName, typesEqual, unaryType,
 } from './build.ts';
-import { INDEX, type BufferParam, type Expr, type Kernel, type KType, type Stmt } from './ir.ts';
+import { INDEX, type BufferParam, type Expr, type Kernel, type KernelPattern, type KType, type Stmt } from './ir.ts';
 
 /** A one-line summary of a statement for messages (the printer lives in grammar/, which ir/ cannot use). */
 export function describeStmt(s: Stmt): string {
@@ -91,6 +91,34 @@ class Verifier {
     }
     this.path = [];
     this.block(k.body, ctx, 'body');
+    if (k.pattern) this.pattern(k.pattern, ctx);
+  }
+
+  /** A pattern names buffers of the kernel with the right element types and access, and i32 size expressions. */
+  private pattern(p: KernelPattern, ctx: Ctx): void {
+    this.path = ['pattern'];
+    if (p.kind !== 'matmul') this.fail(`unknown pattern kind '${String(p.kind)}'`);
+    const buf = (name: string | undefined, role: string, write: boolean) => {
+      const b = name === undefined ? undefined : this.buffers.get(name);
+      if (!b) return this.fail(`the pattern's ${role} '${String(name)}' is not a buffer of the kernel`);
+      if (b.elem !== p.elem) this.fail(`the pattern's ${role} '${b.name}' holds ${b.elem}, the pattern says ${p.elem}`);
+      if (write ? b.access === 'read' : b.access === 'write') this.fail(`the pattern's ${role} '${b.name}' is ${b.access}`);
+    };
+    buf(p.a, 'a', false);
+    buf(p.b, 'b', false);
+    buf(p.y, 'y', true);
+    if (p.scratch !== undefined) {
+      buf(p.scratch, 'scratch', true);
+      if (this.buffers.get(p.scratch)!.access !== 'readwrite') this.fail(`the pattern's scratch '${p.scratch}' must be 'readwrite'`);
+      if (new Set([p.a, p.b, p.y, p.scratch]).size !== 4) this.fail(`the pattern's scratch '${p.scratch}' is also an operand`);
+    }
+    if (!KSCALARS.includes(p.acc)) this.fail(`the pattern has an unknown accumulation type '${String(p.acc)}'`);
+    for (const f of ['batch', 'm', 'n', 'k', 'aBatchStride', 'bBatchStride'] as const) {
+      this.expr(p[f], ctx, `its ${f}`);
+      this.index(p[f], `the pattern's ${f}`);
+      if (hasLoad(p[f])) this.fail(`the pattern's ${f} cannot load from a buffer`);
+    }
+    this.path = [];
   }
 
   private index(e: Expr, what: string): void {
