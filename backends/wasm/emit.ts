@@ -14,6 +14,7 @@ import { TesseraError } from '../../ir/errors.ts';
 import * as dsl from './dsl.ts';
 import { Block } from './dsl.ts';
 import * as lib from './mathlib.ts';
+import { hasMatmulTemplate, matmulTemplate } from './matmul.ts';
 import {
   castScalar, castVector, isCompare, scalarBinary, scalarUnary, splatConst, vectorBinary, vectorUnary, wrapInt,
   type BinRow, type Cx, type Ref,
@@ -28,6 +29,8 @@ export interface EmitOptions {
   relaxed: boolean;
   /** Shared memory and atomics (for workers); otherwise atomics become plain load/op/store. */
   threads: boolean;
+  /** Emit tuned templates for kernels that state a pattern (matmul.ts) instead of their bodies. Default true. */
+  templates?: boolean;
 }
 
 type Val = { n: Ref } | { l: Ref[] };
@@ -85,15 +88,52 @@ export class ModuleEmitter {
 
   /** Adds a kernel as an exported function: (buffer byte offsets…, sizes…) → (). */
   kernel(k: Kernel): void {
+    const name = `k:${k.name}`;
+    const p = k.pattern;
+    if (this.opts.templates !== false && p?.kind === 'matmul' && hasMatmulTemplate(k)) {
+      // The template is one function per (transA, transB), shared by every matmul kernel of the module: a
+      // kernel only evaluates the pattern's sizes and calls it.
+      const callee = this.matmulFunction(p.transA, p.transB);
+      this.function(name, k, (fe) => fe.withPrelude(() => this.m.call(callee, [
+        ...[p.a, p.b, p.y, p.scratch!].map((b) => this.m.local.get(fe.buffers.get(b)!.local, binaryen.i32)),
+        ...[p.batch, p.m, p.n, p.k, p.aBatchStride, p.bBatchStride].map((e) => fe.scalar(e)),
+      ], binaryen.none)));
+    } else {
+      this.function(name, k, (fe) => fe.stmts(k.body));
+    }
+    this.m.addFunctionExport(name, k.name);
+  }
+
+  /** A function with the kernel calling convention: (buffer byte offsets…, sizes…) → (). */
+  private function(name: string, k: Kernel, body: (fe: FnEmitter) => Ref[]): void {
     const nb = k.buffers.length;
     const fe = new FnEmitter(this, nb + k.sizes.length);
     k.buffers.forEach((b, i) => fe.buffers.set(b.name, { local: i, elem: b.elem }));
     k.sizes.forEach((s, i) => fe.bind(s.name, { type: INDEX, locals: [nb + i], nonNeg: true }));
-    const body = fe.stmts(k.body);
-    const name = `k:${k.name}`;
+    const refs = body(fe);
     this.m.addFunction(name, binaryen.createType(Array(nb + k.sizes.length).fill(binaryen.i32)), binaryen.none, fe.vars,
-      this.m.block(null, body));
-    this.m.addFunctionExport(name, k.name);
+      this.m.block(null, refs));
+  }
+
+  private readonly matmuls = new Map<string, string>();
+  /** The f32 matmul template as a function (a, b, y, scratch, batch, M, N, K, aBatchStride, bBatchStride). */
+  private matmulFunction(transA: boolean, transB: boolean): string {
+    const key = `matmul_f32_${transA ? 't' : 'n'}${transB ? 't' : 'n'}`;
+    const known = this.matmuls.get(key);
+    if (known) return known;
+    const name = `t:${key}`;
+    this.matmuls.set(key, name);
+    const sizes = ['batch', 'm', 'n', 'k', 'sa', 'sb'];
+    const buf = (b: string) => ({ name: b, elem: 'f32' as const, access: 'readwrite' as const, size: dsl.c(0), space: 'global' as const });
+    const k: Kernel = {
+      name: key, buffers: ['a', 'b', 'y', 's'].map(buf), sizes: sizes.map((n) => ({ name: n })), body: [],
+      pattern: {
+        kind: 'matmul', a: 'a', b: 'b', y: 'y', scratch: 's', batch: dsl.v('batch'), m: dsl.v('m'), n: dsl.v('n'), k: dsl.v('k'),
+        aBatchStride: dsl.v('sa'), bBatchStride: dsl.v('sb'), transA, transB, elem: 'f32', acc: 'f32',
+      },
+    };
+    this.function(name, k, (fe) => fe.stmts(matmulTemplate(k)));
+    return name;
   }
 }
 

@@ -12,6 +12,8 @@ export interface WasmBuildOptions {
   threads?: boolean;
   /** binaryen optimization level 0–4. Default 3. */
   optimize?: number;
+  /** Emit tuned templates for kernels that state a pattern (a matmul: backends/wasm/matmul.ts). Default true. */
+  templates?: boolean;
 }
 
 export interface WasmBuild {
@@ -38,7 +40,7 @@ export function buildWasmModule(kernels: Kernel[], opts: WasmBuildOptions & { te
     // setMemory before addMemoryImport, or binaryen drops a shared import silently.
     m.setMemory(1, threads ? SHARED_MAX_PAGES : -1, null, [], threads, false, 'memory');
     m.addMemoryImport('memory', MEMORY_IMPORT.module, MEMORY_IMPORT.name, threads);
-    const emitter = new ModuleEmitter(m, { relaxed, threads });
+    const emitter = new ModuleEmitter(m, { relaxed, threads, templates: opts.templates ?? true });
     const seen = new Set<string>();
     for (const k of kernels) {
       if (seen.has(k.name)) throw new TesseraError(`duplicate kernel name '${k.name}'`);

@@ -7,8 +7,10 @@
 // - exp/expm1: Cody–Waite reduction by ln2 (split constants), Taylor polynomial on |r| ≤ ln2/2 (degree 7 for
 //   f32, 13 for f64), 2^k applied as two factors so subnormal results round once. ~1 ulp.
 // - log/log1p: x = 2^e·m with m ∈ [√½, √2), log m = 2·atanh(f/(2+f)) as an odd series; log1p by Kahan's trick.
-// - sin/cos/tan (f64): reduction by π/2 split in four 26-bit parts (exact products for |k| < 2^27, so accurate
-//   for |x| ≲ 2·10^8), Taylor to r^17/r^16 on |r| ≤ π/4.
+// - sin/cos/tan (f64): reduction by π/2 split in four 26-bit parts (Cody–Waite, exact products for |k| < 2^27)
+//   below |x| = 2^26; above, Payne–Hanek with 1216 bits of 2/π (any finite x); Taylor to r^17/r^16 on |r| ≤ π/4.
+// - fmod: exact. a − b·trunc(a/b) with the product kept exact (Dekker) for quotients below 2^52, an integer
+//   reduction of the mantissas beyond (and at the ends of the exponent range, where Dekker's splits fail).
 // - atan/atan2/asin/acos: two argument halvings (atan t = 2·atan(t/(1+√(1+t²)))) then an odd series.
 // - erf: f64 sums the everywhere-positive series erf x = 2/√π·x·e^{−x²}·Σ(2x²)^n/(2n+1)!! (no cancellation);
 //   f32 uses the Taylor series below 1 and erfc(x)·e^{x²} as a Chebyshev fit on [1, 4] above (coefficients
@@ -18,8 +20,8 @@
 //   its special cases follow JS Math.pow, as the kernel-IR interpreter does (1^NaN and (±1)^±Inf are NaN).
 import type { Expr, KType } from '../../ir/kernel/ir.ts';
 import {
-  Block, add, and, assign, bitcast, c, cast, div, eq, ge, gt, local, loop, lt, max, min, mul, ne, or,
-  select, shl, shr, sub, un, v, xor, type TypeLike,
+  Block, add, and, assign, bin, bitcast, c, cast, div, eq, extract, ge, gt, if_, let_, local, loop, lt, max, min,
+  mul, ne, or, reduceLanes, select, shl, shr, sub, un, v, xor, type TypeLike,
 } from './dsl.ts';
 
 export type Gen1 = (b: Block, x: Expr) => Expr;
@@ -158,12 +160,94 @@ function log1p(b: Block, x: Expr): Expr {
 
 // ---- trigonometric (f64) ----
 
-function trig(b: Block, x: Expr): { q: Expr; sinr: Expr; cosr: Expr } {
-  const kf = b.let(un('round_even', mul(x, K(x, 2 / Math.PI))));
-  let r = x;
-  for (const part of PIO2_F64) r = b.let(sub(r, mul(kf, K(x, part))));
+/**
+ * Bits of 2/π as 64-bit words, the integer part (0) first: bit j of the sequence (MSB first) is the fraction
+ * bit j − 63 of 2/π. Computed exactly at load time: π by Machin's formula in BigInt fixed point, then 2^1217/π.
+ */
+function twoOverPiWords(words: number): bigint[] {
+  const GUARD = 64n, K = BigInt(words * 64) + GUARD;
+  const one = 1n << K;
+  const atanInv = (n: bigint): bigint => { // atan(1/n)·2^K by its series
+    let sum = 0n, term = one / n, k = 0n;
+    while (term !== 0n) { sum += (k % 2n ? -term : term) / (2n * k + 1n); term /= n * n; k++; }
+    return sum;
+  };
+  const pi = 16n * atanInv(5n) - 4n * atanInv(239n);
+  const z = (1n << (BigInt(words * 64 - 63) + K)) / pi; // floor(2/π · 2^(64·words − 64))
+  return Array.from({ length: words }, (_, i) => (z >> BigInt(64 * (words - 1 - i))) & 0xffffffffffffffffn);
+}
+const TWO_OVER_PI_WORDS = twoOverPiWords(20);
+/** Beyond this |x| the Cody–Waite reduction by the four parts of π/2 is no longer exact (|k| < 2^26). */
+const CODY_WAITE_LIMIT = 2 ** 26;
+
+/**
+ * Payne–Hanek reduction of a finite f64 with |x| ≥ 2^26: x·2/π mod 4 from a 192-bit window of the bits of
+ * 2/π (the higher bits only add multiples of 4, the lower ones less than 2^-137), chosen by x's exponent.
+ * Returns the quadrant (i64) and r = x − (4n + q)·π/2 ∈ [−π/4, π/4]; exact to ~2^-128 absolute before the
+ * final rounding, which covers the closest approach of any double to a multiple of π/2 (about 2^-61).
+ */
+function reduceLarge(b: Block, x: Expr): { q: Expr; r: Expr } {
+  const u: KType = { elem: 'u64', lanes: x.type.lanes };
+  const U64 = (n: bigint | number) => ci(u, BigInt(n));
+  const bits = b.let(bitcast(u, x));
+  const m = b.let(or(and(bits, U64((1n << 52n) - 1n)), U64(1n << 52n))); // |x| = m·2^(e − 1075)
+  // First window bit: fraction bit e − 1076 of 2/π (weight 2^1 once multiplied by m·2^(e−1075)), bit
+  // e − 1013 of the sequence: at least 36 (e ≥ 1049) and at most 1033 (e ≤ 2046), so words up to 19 are read.
+  const j0 = b.let(sub(and(shr(bits, U64(52)), U64(0x7ff)), U64(1076 - 63)));
+  const w = b.let(shr(j0, U64(6)));
+  const o = b.let(and(j0, U64(63)));
+  const z = [0, 1, 2, 3].map(() => b.fresh());
+  b.push(...z.map((name) => local(name, u, U64(0))));
+  for (let k = 0; k + 3 < TWO_OVER_PI_WORDS.length; k++) {
+    const at = b.let(eq(w, U64(k)));
+    z.forEach((name, d) => b.push(assign(name, select(at, U64(TWO_OVER_PI_WORDS[k + d]!), v(name, u)))));
+  }
+  // Window word d: bits o.. of word w+d then the top o bits of word w+d+1 (>> 1 >> 63−o is right for o = 0).
+  const window = [0, 1, 2].map((d) => b.let(or(shl(v(z[d]!, u), o),
+    shr(shr(v(z[d + 1]!, u), U64(1)), sub(U64(63), o)))));
+  // The low 192 bits of m·window, in three words r0 (most significant), r1, r2.
+  const [w0, w1, w2] = window as [Expr, Expr, Expr];
+  const lo1 = b.let(mul(m, w1));
+  const r1 = b.let(add(lo1, mulhi64(b, m, w2)));
+  const carry = select(lt(r1, lo1), U64(1), U64(0));
+  const r0 = b.let(add(add(mul(m, w0), mulhi64(b, m, w1)), carry));
+  const r2 = b.let(mul(m, w2));
+  // Fraction f ∈ [−½, ½) as a signed 128-bit fixed-point number (fhi:flo)/2^128, rounding the quotient.
+  const fhi = b.let(or(shl(r0, U64(2)), shr(r1, U64(62))));
+  const flo = b.let(or(shl(r1, U64(2)), shr(r2, U64(62))));
+  const negF = b.let(shr(fhi, U64(63)));
+  const isNeg = b.let(eq(negF, U64(1)));
+  const mlo = b.let(select(isNeg, sub(U64(0), flo), flo));
+  const mhi = select(isNeg, add(xor(fhi, U64(0xffffffffffffffffn)), select(eq(flo, U64(0)), U64(1), U64(0))), fhi);
+  const mag = add(mul(cast(x.type, mhi), K(x, 2 ** -64)), mul(cast(x.type, mlo), K(x, 2 ** -128)));
+  const rAbs = b.let(mul(mag, K(x, Math.PI / 2)));
+  const qAbs = b.let(and(add(shr(r0, U64(62)), negF), U64(3)));
+  // x < 0: x·2/π = −(4n + q + f), so the quadrant is −q mod 4 and r is −r.
+  const negX = b.let(signbit(x));
   const it = intOf(x.type);
-  const q = b.let(and(cast(it, kf), ci(it, 3)));
+  return {
+    q: bitcast(it, select(negX, and(sub(U64(0), qAbs), U64(3)), qAbs)),
+    r: select(negX, select(isNeg, rAbs, neg(rAbs)), select(isNeg, neg(rAbs), rAbs)),
+  };
+}
+
+function trig(b: Block, x: Expr): { q: Expr; sinr: Expr; cosr: Expr } {
+  const t = x.type;
+  const it = intOf(t);
+  const kf = b.let(un('round_even', mul(x, K(x, 2 / Math.PI))));
+  let rFast = x;
+  for (const part of PIO2_F64) rFast = b.let(sub(rFast, mul(kf, K(x, part))));
+  const [rv, qv] = [b.fresh(), b.fresh()];
+  b.push(local(rv, t, rFast), local(qv, it, and(cast(it, kf), ci(it, 3))));
+  // Huge finite arguments take the exact reduction; the branch is taken when any lane needs it (±Inf and NaN
+  // stay on the fast path, which gives NaN for them).
+  const ax = b.let(abs(x));
+  const big = b.let(and(ge(ax, K(x, CODY_WAITE_LIMIT)), lt(ax, K(x, Infinity))));
+  const start = b.stmts.length;
+  const large = reduceLarge(b, x);
+  b.push(assign(rv, select(big, large.r, v(rv, t))), assign(qv, select(big, large.q, v(qv, it))));
+  b.push(if_(anyLane(big, t), b.stmts.splice(start)));
+  const r = v(rv, t), q = b.let(and(v(qv, it), ci(it, 3)));
   const z = b.let(mul(r, r));
   const sinC = Array.from({ length: 8 }, (_, i) => (i % 2 ? 1 : -1) / factorial(2 * i + 3));
   const cosC = Array.from({ length: 8 }, (_, i) => (i % 2 ? -1 : 1) / factorial(2 * i + 4));
@@ -331,7 +415,9 @@ function split(b: Block, x: Expr): [Expr, Expr] {
 /**
  * C fmod (the remainder has the dividend's sign; f64 only — f32 comes here promoted): a − b·q with
  * q = trunc(a/b), the product kept exact as p + e (Dekker), then q corrected by one when a/b rounded across
- * an integer. Exact while |a/b| < 2^53; NaN for b = 0 or infinite a; a for infinite b.
+ * an integer; NaN for b = 0 or infinite a; a for infinite b. That is exact while |a/b| < 2^53 and the
+ * Veltkamp splits neither overflow nor underflow; the other finite cases (|a| ≥ |b|·2^52, and |a| ≥ |b| with
+ * |b| tiny or |a| huge) take the exact integer reduction, fmodWide.
  */
 export const fmod: Gen2 = (b, x, y) => {
   const q = b.let(un('trunc', div(x, y)));
@@ -342,8 +428,56 @@ export const fmod: Gen2 = (b, x, y) => {
   const r = b.let(select(eq(un('abs', y), K(y, Infinity)), x, r0));
   const step = b.let(copysign(y, x)); // |b| with a's sign
   const r1 = b.let(select(and(ne(r, K(r, 0)), ne(signbit(r), signbit(x))), add(r, step), r));
-  return select(ge(un('abs', r1), un('abs', y)), sub(r1, step), r1);
+  const ax = b.let(abs(x)), ay = b.let(abs(y));
+  const res = b.fresh();
+  b.push(local(res, x.type, select(lt(ax, ay), x, select(ge(un('abs', r1), ay), sub(r1, step), r1))));
+  const finite = and(lt(ax, K(x, Infinity)), and(gt(ay, K(y, 0)), lt(ay, K(y, Infinity))));
+  const outOfRange = or(ge(ax, mul(ay, K(y, 2 ** 52))), or(lt(ay, K(y, 2 ** -900)), gt(ax, K(x, 2 ** 960))));
+  const wide = b.let(and(and(finite, ge(ax, ay)), outOfRange));
+  const start = b.stmts.length;
+  b.push(assign(res, select(wide, fmodWide(b, x, y, wide), v(res, x.type))));
+  b.push(if_(anyLane(wide, x.type), b.stmts.splice(start)));
+  return copysign(v(res, x.type), x); // a zero remainder too has the dividend's sign
 };
+
+/** A scalar bool: whether any lane of cond is true. */
+function anyLane(cond: Expr, t: KType): Expr {
+  return t.lanes === 1 ? cond : gt(reduceLanes('max', select(cond, c(1, t), c(0, t))), c(0, t.elem));
+}
+
+/**
+ * |fmod| of finite f64s with |x| ≥ |y| > 0, exactly (lanes where `active` is false give garbage): with integer
+ * mantissas, x = mx·2^(ex−1075) and y = my·2^(ey−1075), so x mod y = 2^(ey−1075)·((mx·2^(ex−ey)) mod my),
+ * reduced 11 bits of the exponent difference at a time (r < my ≤ 2^53, so r·2^11 fits in 64 bits).
+ */
+function fmodWide(b: Block, x: Expr, y: Expr, active: Expr): Expr {
+  const u: KType = { elem: 'u64', lanes: x.type.lanes }, it = intOf(x.type);
+  const U64 = (n: bigint | number) => ci(u, BigInt(n));
+  const parts = (z: Expr): [Expr, Expr] => {
+    const bits = b.let(bitcast(u, z));
+    const ex = b.let(and(shr(bits, U64(52)), U64(0x7ff)));
+    const mant = and(bits, U64((1n << 52n) - 1n));
+    const normal = b.let(ne(ex, U64(0)));
+    return [b.let(select(normal, or(mant, U64(1n << 52n)), mant)), b.let(select(normal, ex, U64(1)))];
+  };
+  const [mx, ex] = parts(x), [my0, ey] = parts(y);
+  const my = b.let(select(active, my0, U64(1))); // no integer division by zero in the lanes left alone
+  const [r, d, i] = [b.fresh(), b.fresh(), b.fresh()];
+  b.push(local(r, u, bin('mod', mx, my)), local(d, u, select(active, sub(ex, ey), U64(0))));
+  // Trips: ⌈max d / 11⌉ over the lanes (d ≤ 2045).
+  let dMax: Expr = x.type.lanes === 1 ? v(d, u) : extract(v(d, u), 0);
+  for (let lane = 1; lane < x.type.lanes; lane++) dMax = max(dMax, extract(v(d, u), lane));
+  const trips = cast('i32', div(add(dMax, ci(dMax.type, 10)), ci(dMax.type, 11)));
+  const s = b.fresh();
+  b.push(loop(i, 0, trips, [
+    let_(s, select(lt(v(d, u), U64(11)), v(d, u), U64(11))),
+    assign(r, bin('mod', shl(v(r, u), v(s, u)), my)),
+    assign(d, sub(v(d, u), v(s, u))),
+  ]));
+  const k = b.let(sub(bitcast(it, ey), ci(it, 1075))); // the result is r·2^k, exactly representable
+  const k1 = b.let(shr(k, ci(it, 1)));
+  return mul(mul(cast(x.type, v(r, u)), pow2(k1, x.type)), pow2(sub(k, k1), x.type));
+}
 /** Python-style modulo: the remainder has the divisor's sign. */
 export const floormodFloat: Gen2 = (b, x, y) => {
   const r = b.let(fmod(b, x, y));

@@ -1,13 +1,16 @@
 // MatMul (batched, numpy-broadcast batch dims, 1-D operands promoted) and Gemm (transposes, alpha/beta,
 // unidirectionally broadcast C), as a dot product per output element: the outer loops run over the batch
 // and rows (parallel) and columns, the inner loop over K accumulates in a local (f32 for f32/f16/bf16,
-// the element type for integers: its wrap-around is the reference's). The WASM backend's register-tiled
-// micro-kernel replaces the inner loops later; this is the portable, obviously correct form.
+// the element type for integers: its wrap-around is the reference's). This is the portable, obviously correct
+// form; when the operands' layout fits, the kernel also states a MatmulPattern (ir/kernel/ir.ts) so a backend
+// may substitute a tuned template (the WASM register-tiled micro-kernel, backends/wasm/matmul.ts). Gemm with
+// a C term on f32 is split into a plain matmul and an add, so it gets the pattern too.
 import { TesseraError } from '../../../ir/errors.ts';
 import { add, assign, c, load, local, loop, mul, store, v } from '../../../ir/kernel/build.ts';
-import type { Expr, KScalar } from '../../../ir/kernel/ir.ts';
+import { exprsEqual } from '../../../ir/kernel/equal.ts';
+import type { Expr, KScalar, MatmulPattern } from '../../../ir/kernel/ir.ts';
 import { viewAs, type Lowering, type TensorRef } from '../context.ts';
-import { ci, dot, iadd, imul, stridesOf } from '../index-math.ts';
+import { ci, dot, iadd, imul, isConst, prod, stridesOf } from '../index-math.ts';
 import { broadcastShapes, broadcastStrides, computeElem, nest, to, widen } from '../loops.ts';
 import type { OpLowering } from '../node.ts';
 
@@ -22,6 +25,7 @@ export function matmulKernel(
   aAt: (bi: Expr[], m: Expr, k: Expr) => Expr, bAt: (bi: Expr[], k: Expr, n: Expr) => Expr,
   epilogue?: { f: (acc: Expr, bi: Expr[], m: Expr, n: Expr, loadC: (at: Expr) => Expr) => Expr; c?: TensorRef },
   hint = 'MatMul',
+  layout?: MatmulLayout,
 ): TensorRef {
   const kb = L.kernel(hint);
   const A = kb.input(a, 'a'), B = kb.input(b, 'b');
@@ -29,6 +33,16 @@ export function matmulKernel(
   const Y = kb.output(out);
   const ce = computeElem(out.dtype);
   const { batch, M, N, K } = dims;
+  let pattern: MatmulPattern | undefined;
+  if (layout && !epilogue) {
+    pattern = {
+      kind: 'matmul', a: A.name, b: B.name, y: Y.name,
+      batch: L.dim(prod(batch)), m: M, n: N, k: K, aBatchStride: L.dim(layout.aBatchStride), bBatchStride: L.dim(layout.bBatchStride),
+      transA: layout.transA, transB: layout.transB, elem: out.dtype, acc: ce,
+    };
+    // The WASM template packs A and panels of B (see backends/wasm/matmul.ts); other targets need no scratch.
+    if (L.target === 'wasm' && out.dtype === 'f32') pattern.scratch = kb.inout(L.temp('f32', [K, iadd(M, 16)]), 'scratch').name;
+  }
   const ost = stridesOf([...batch, M, N]);
   const body = nest(kb, [...batch, M], (idx) => {
     const bi = idx.slice(0, batch.length), m = idx[batch.length]!;
@@ -39,10 +53,30 @@ export function matmulKernel(
       local(acc, ce, zero(ce)),
       loop(kk, 0, K, [assign(acc, add(ACC, mul(widen(load(A, aAt(bi, m, k))), widen(load(B, bAt(bi, k, n))))))]),
       store(Y, dot([...bi, m, n], ost), to(out.dtype, r)),
-    ])];
+    ], { kind: 'parallel' })]; // the accumulator is declared per n: its iterations are independent
   });
-  kb.finish(body);
+  kb.finish(body, pattern);
   return out;
+}
+
+/** How a matmul's operands are laid out, when the kernel can state it as a MatmulPattern (ir/kernel/ir.ts). */
+export interface MatmulLayout { aBatchStride: Expr; bBatchStride: Expr; transA: boolean; transB: boolean }
+
+/**
+ * The one batch stride of an operand whose per-dim batch strides are `strides` (from broadcastStrides, in
+ * elements): 0 when it is broadcast over every batch dim, `matrix` when it steps one matrix per flat batch
+ * index, undefined when it is broadcast over some dims only (no single stride describes it).
+ */
+function flatBatchStride(L: Lowering, strides: Expr[], batch: Expr[], matrix: Expr): Expr | undefined {
+  const full = stridesOf(batch).map((s) => L.dim(imul(s, matrix)));
+  let zero = true, dense = true;
+  strides.forEach((s, i) => {
+    if (isConst(batch[i]!, 1)) return;
+    const d = L.dim(s);
+    if (!isConst(d, 0)) zero = false;
+    if (!exprsEqual(d, full[i]!)) dense = false;
+  });
+  return zero ? ci(0) : dense ? matrix : undefined;
 }
 
 const lowerMatMul: OpLowering = (n) => n.output(0, matmul(n.L, n.input(0), n.input(1)));
@@ -60,9 +94,12 @@ export function matmul(L: Lowering, a0: TensorRef, b0: TensorRef): TensorRef {
   const bBatch = broadcastStrides(b.shape.slice(0, -2), batch).map((s) => imul(s, imul(K, N)));
   const ast = stridesOf(a.shape), bst = stridesOf(b.shape);
   const out = L.temp(a.dtype, [...batch, M, N]);
+  const aFlat = flatBatchStride(L, aBatch, batch, L.dim(imul(M, K))), bFlat = flatBatchStride(L, bBatch, batch, L.dim(imul(K, N)));
   matmulKernel(L, a, b, out, { batch, M, N, K },
     (bi, m, k) => iadd(dot(bi, aBatch), iadd(imul(m, ast[ra - 2]!), k)),
-    (bi, k, nn) => iadd(dot(bi, bBatch), iadd(imul(k, bst[rb - 2]!), nn)));
+    (bi, k, nn) => iadd(dot(bi, bBatch), iadd(imul(k, bst[rb - 2]!), nn)),
+    undefined, 'MatMul',
+    aFlat && bFlat ? { aBatchStride: aFlat, bBatchStride: bFlat, transA: false, transB: false } : undefined);
   const shape = [...batch];
   if (a0.shape.length > 1) shape.push(M);
   if (b0.shape.length > 1) shape.push(N);
@@ -82,9 +119,24 @@ const lowerGemm: OpLowering = (n) => {
   const useC = cIn !== undefined && beta !== 0;
   const cStr = useC ? broadcastStrides(cIn.shape, [M, N]) : [];
   const out = n.L.temp(a.dtype, [M, N]);
-  matmulKernel(n.L, a, b, out, { batch: [], M, N, K },
-    (_b, m, k) => (tA ? iadd(imul(k, M), m) : iadd(imul(m, K), k)),
-    (_b, k, nn) => (tB ? iadd(imul(nn, K), k) : iadd(imul(k, N), nn)),
+  const aAt = (_b: Expr[], m: Expr, k: Expr) => (tA ? iadd(imul(k, M), m) : iadd(imul(m, K), k));
+  const bAt = (_b: Expr[], k: Expr, nn: Expr) => (tB ? iadd(imul(nn, K), k) : iadd(imul(k, N), nn));
+  const layout: MatmulLayout = { aBatchStride: ci(0), bBatchStride: ci(0), transA: tA, transB: tB };
+  if (alpha === 1 && useC && a.dtype === 'f32') {
+    // f32 rounds A·B + C the same whether C is added in the dot product's kernel or after it: split, so the
+    // product is a plain matmul a backend may replace with its template.
+    const ab = n.L.temp(a.dtype, [M, N]);
+    matmulKernel(n.L, a, b, ab, { batch: [], M, N, K }, aAt, bAt, undefined, 'Gemm', layout);
+    const kb = n.L.kernel('Gemm_bias');
+    const P = kb.input(ab, 'p'), Cb = kb.input(cIn, 'c'), Y = kb.output(out);
+    kb.finish(nest(kb, [M, N], ([m, nn]) => {
+      const cv = load(Cb, dot([m!, nn!], cStr));
+      return [store(Y, dot([m!, nn!], stridesOf([M, N])), add(load(P, dot([m!, nn!], stridesOf([M, N]))), beta === 1 ? cv : mul(c('f32', beta), cv)))];
+    }));
+    n.output(0, out);
+    return;
+  }
+  matmulKernel(n.L, a, b, out, { batch: [], M, N, K }, aAt, bAt,
     (alpha !== 1 || useC) ? {
       c: useC ? cIn : undefined,
       f: (acc, _b, m, nn, loadC) => {
@@ -92,7 +144,7 @@ const lowerGemm: OpLowering = (n) => {
         if (useC) r = add(r, beta === 1 ? loadC(dot([m, nn], cStr)) : mul(scalar(beta), loadC(dot([m, nn], cStr))));
         return r;
       },
-    } : undefined, 'Gemm');
+    } : undefined, 'Gemm', layout);
   n.output(0, out);
 };
 
