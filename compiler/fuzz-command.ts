@@ -8,15 +8,16 @@ import { reproDir, writeRepro } from './fuzz/repro.ts';
 import { DEFAULT_OPSETS, fuzz, type FuzzResult } from './fuzz/runner.ts';
 import { fuzzTarget, type FuzzTarget } from './fuzz/targets.ts';
 
-export const FUZZ_USAGE = `  tessera fuzz [--backend onnxruntime[,wasm,webgpu]] [--runs N] [--seed S] [--ops Add,Conv,...] [--out DIR]
+export const FUZZ_USAGE = `  tessera fuzz [--backend onnxruntime|kernel|wasm|cuda[,...]] [--runs N] [--seed S] [--ops Add,Conv,...] [--out DIR]
                [--max-nodes N] [--opsets 17,13,18] [--replay PATH]
 
   fuzz generates random valid graphs (ops, dtypes, broadcast shapes with 0/1/odd dims, edge values, attributes),
-  runs them on each target and on the reference interpreter with the same seeded inputs, and compares every
-  node (tolerances: compiler/fuzz/tolerance.ts; intended divergences: compiler/fuzz/divergences.ts). On a
-  divergence it shrinks the graph, writes it to DIR (default fuzz-failures/) as model.tir and as an ONNX
-  test case folder for 'tessera conformance', and exits with status 1. Without --seed a fresh seed is drawn
-  and printed; --seed S reruns exactly. Defaults: --backend onnxruntime, --runs 300, --max-nodes 4.`;
+  runs them on each target (onnxruntime, the oracle of the reference; or a compiled tessera backend) and on
+  the reference interpreter with the same seeded inputs, and compares every node (tolerances:
+  compiler/fuzz/tolerance.ts; intended divergences: compiler/fuzz/divergences.ts). On a divergence it shrinks
+  the graph, writes it to DIR (default fuzz-failures/) as model.tir and as an ONNX test case folder for
+  'tessera conformance', and exits with status 1. Without --seed a fresh seed is drawn and printed; --seed S
+  reruns exactly. Defaults: --backend onnxruntime, --runs 300, --max-nodes 4.`;
 
 function parse(args: string[]) {
   try {

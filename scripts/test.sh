@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 DATA=.data/onnx/usr/share/libonnx-testdata/data
 mkdir -p .tmp/test-logs
+rm -f .tmp/test-logs/*.rc
 status=0
 
 echo "== type check (tsc --noEmit)"
@@ -24,6 +25,9 @@ if [ -d "$DATA/node" ]; then
   # another in the background while vitest uses the other core.
   for suite in $SUITES; do conformance reference "$suite"; done
   ( for suite in $SUITES; do conformance wasm "$suite"; done ) & pids+=($!)
+  # Every PTX kernel of these suites and of the real models, assembled by ptxas for sm_80 and sm_90 (CUDA's
+  # ptxas is on this machine kind; without it the check prints SKIP). Execution needs a GPU: test/device/.
+  ( npx tsx scripts/ptx-check.ts --quiet > .tmp/test-logs/ptx-check.log 2>&1; echo $? > .tmp/test-logs/ptx-check.log.rc ) & pids+=($!)
 else
   echo "== conformance SKIPPED: libonnx-testdata is not available (see setup messages above)"
 fi
@@ -34,22 +38,30 @@ node bin/tessera.js conformance test/fuzz-regressions --backend reference --quie
 echo "== vitest"
 npx vitest run --reporter=dot || status=1
 
-# Differential fuzzing of the reference interpreter against onnxruntime: a bounded budget on a fixed seed
-# (a divergence fails the run: it is reproducible, so it is a regression), then on a fresh seed, printed so
-# that a finding reproduces with --seed. A fresh-seed finding is reported loudly but does not fail the run:
-# it is new knowledge about the code as it already was, not something this change broke, and a CI verdict
-# must not depend on a coin toss. Either way the shrunk graph and its case folder land in .tmp/fuzz-failures/.
+# Differential fuzzing against the reference interpreter: of the reference itself against onnxruntime, and of
+# the compiled backends (the kernel-IR interpreter and wasm, both on every case) against the reference. Each
+# gets a bounded budget on a fixed seed (a divergence fails the run: it is reproducible, so it is a
+# regression), then a run on one fresh seed, printed so that a finding reproduces with --seed. A fresh-seed
+# finding is reported loudly but does not fail the run: it is new knowledge about the code as it already
+# was, not something this change broke, and a CI verdict must not depend on a coin toss. Either way the
+# shrunk graph and its case folder land in .tmp/fuzz-failures/. The compiled backends' budget keeps their
+# part at 1–2 minutes on this 2-core machine (wasm compiles every graph; each process also pays
+# ~10 s of start-up, hence one process per seed for both backends).
 fuzz() {
   node bin/tessera.js fuzz --backend "$1" --runs "$2" --seed "$3" --out .tmp/fuzz-failures \
     | grep -vE '^  ([0-9]+/[0-9]+ runs|shrinking: )'
   return "${PIPESTATUS[0]}"
 }
-echo "== fuzz: reference vs onnxruntime, 300 runs, fixed seed 1"
-fuzz onnxruntime 300 1 || status=1
 FUZZ_SEED=$(( (RANDOM << 15) | RANDOM ))
-echo "== fuzz: reference vs onnxruntime, 300 runs, fresh seed $FUZZ_SEED"
-fuzz onnxruntime 300 "$FUZZ_SEED" \
-  || echo "!! FRESH-SEED FUZZ FINDING (not failing the run): reproduce with: npx tessera fuzz --backend onnxruntime --runs 300 --seed $FUZZ_SEED"
+for budget in "onnxruntime 300 300" "kernel,wasm 500 250"; do
+  read -r targets fixed fresh <<< "$budget"
+  what=$([ "$targets" = onnxruntime ] && echo "reference vs onnxruntime" || echo "$targets vs the reference")
+  echo "== fuzz: $what, $fixed runs, fixed seed 1"
+  fuzz "$targets" "$fixed" 1 || status=1
+  echo "== fuzz: $what, $fresh runs, fresh seed $FUZZ_SEED"
+  fuzz "$targets" "$fresh" "$FUZZ_SEED" \
+    || echo "!! FRESH-SEED FUZZ FINDING (not failing the run): reproduce with: npx tessera fuzz --backend $targets --runs $fresh --seed $FUZZ_SEED"
+done
 for p in "${pids[@]}"; do wait "$p"; done
 
 if [ -d "$DATA/node" ]; then
@@ -62,6 +74,12 @@ if [ -d "$DATA/node" ]; then
       [ "$(cat "$log.rc")" = 0 ] || status=1
     done
   done
+fi
+if [ -f .tmp/test-logs/ptx-check.log.rc ]; then
+  echo "== ptx-check (full log: .tmp/test-logs/ptx-check.log)"
+  grep -E '^(FAIL|XPASS|SKIP)' .tmp/test-logs/ptx-check.log | head -50
+  tail -n 2 .tmp/test-logs/ptx-check.log
+  [ "$(cat .tmp/test-logs/ptx-check.log.rc)" = 0 ] || status=1
 fi
 [ $status = 0 ] && echo "== all test stages passed" || echo "== SOME TEST STAGES FAILED"
 exit $status

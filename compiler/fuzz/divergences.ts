@@ -6,7 +6,7 @@
 //   unsupported the target refuses the case with this error (`error`): the case counts as unsupported
 //               there; or, with `dtypes`, the target is never asked to run the op on those dtypes.
 // An entry is never a tolerance: it names the exact case. A mismatch outside these is a divergence.
-import { roundBf16, roundF16, type DType } from '../../ir/dtype.ts';
+import { byteSize, isInt, isSigned, roundBf16, roundF16, type DType } from '../../ir/dtype.ts';
 import type { Node } from '../../ir/graph.ts';
 import { Tensor, type RuntimeValue } from '../../ir/tensor.ts';
 import { mvnAxes, sliceStd } from './bounds.ts';
@@ -140,6 +140,27 @@ export const KNOWN_DIVERGENCES: readonly KnownDivergence[] = [
   {
     id: 'onehot-scalar-indices', ops: ['OneHot'], targets: ['*'], handling: 'generator',
     reason: 'ONNX\'s shape inference (and onnxruntime) want OneHot indices of rank ≥ 1; tessera also takes a scalar.',
+  },
+  {
+    id: 'shrink-integer-result-out-of-range', ops: ['Shrink'], targets: ['kernel', 'wasm', 'cuda'], handling: 'comparison',
+    reason: 'Shrink on integers is a float formula (x ± the float bias, computed in float64 as ONNX\'s numpy reference ' +
+      'does) converted back; when that float lies outside the integer type (x near the limits of int64: float64 ' +
+      'rounds 2^63 − 2 up to 2^63), the conversion is undefined in ONNX as in C++ and numpy. The reference wraps it ' +
+      '(2^63 → −2^63, as x86 and numpy do), the kernel IR\'s float→int casts saturate (2^63 − 1). Those elements ' +
+      'are not compared (they come from chained integer arithmetic, which the generator cannot bound).',
+    exclude: ({ node, inputs }) => {
+      const x = inputs[0];
+      if (x?.kind !== 'tensor' || !isInt(x.dtype)) return undefined;
+      const num = (name: string, d: number) => { const a = node.attrs.get(name); return a?.kind === 'float' ? a.value : d; };
+      const bias = num('bias', 0), lambd = num('lambd', 0.5);
+      const bits = 8 * byteSize(x.dtype), signed = isSigned(x.dtype);
+      const lo = signed ? -(2 ** (bits - 1)) : 0, hi = signed ? 2 ** (bits - 1) : 2 ** bits;
+      return (k, i) => {
+        const v = Number(x.data[i]);
+        const f = v < -lambd ? v + bias : v > lambd ? v - bias : 0;
+        return k === 0 && !(f >= lo && f < hi);
+      };
+    },
   },
   // ---------- Open in ONNX, where tessera follows ONNX's reference implementation (numpy) and onnxruntime differs ----------
   {

@@ -3,7 +3,7 @@
 //   runner       fuzz() (generate, run every target, compare node by node, shrink), checkCase()
 //   targets      FuzzTarget (prepare(model) → run(feeds)); onnxruntimeTarget(); fuzzTarget(name)
 //   tables       FUZZ_OPS (what is fuzzed and how), FUZZ_TOLERANCES, KNOWN_DIVERGENCES
-//   repro        writeRepro(): a shrunk case as .tir and as an ONNX backend-test folder
+//   repro        writeRepro(): a shrunk case as .tir and as an ONNX backend-test folder; readRepro() reads it back
 export { buildCase, GraphBuilder, NodeBuilder, Reject, attr, makeFeeds, availableSpecs } from './builder.ts';
 export type { FuzzOpSpec, FuzzCase, GraphRecipe, Operand, OperandRequest, InputSpec, BuiltNode, BuildOptions } from './builder.ts';
 export { Choices } from './choices.ts';
@@ -17,4 +17,4 @@ export {
   type FuzzOptions, type FuzzResult, type FuzzDivergence, type FuzzStats, type Finding, type CaseOutcome, type FuzzCaseOptions,
 } from './runner.ts';
 export { onnxruntimeTarget, tesseraBackendTarget, fuzzTarget, FUZZ_TARGET_NAMES, TargetUnsupported, type FuzzTarget, type PreparedTarget } from './targets.ts';
-export { writeRepro, reproDir, type WrittenRepro } from './repro.ts';
+export { writeRepro, readRepro, reproDir, type WrittenRepro } from './repro.ts';

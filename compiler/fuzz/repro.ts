@@ -6,13 +6,16 @@
 // bug lasts). Against an external oracle (onnxruntime) it is the reference that is tested: the case expects
 // the oracle's outputs, so `tessera conformance DIR --backend reference` fails until the reference is fixed
 // (or the divergence is documented as intended). Both sides' outputs are kept beside it either way.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RuntimeValue } from '../../ir/tensor.ts';
+import { TesseraError } from '../../ir/errors.ts';
+import type { RuntimeValue, Tensor } from '../../ir/tensor.ts';
 import { writeTirFile } from '../../grammar/blobs.ts';
 import { printModel } from '../../grammar/printer.ts';
 import { exportOnnxFile } from '../onnx/export.ts';
-import { tensorToProto } from '../onnx/tensor-proto.ts';
+import { decodeValueProto, tensorToProto } from '../onnx/tensor-proto.ts';
+import type { FuzzCase } from './builder.ts';
+import { FUZZ_OPS } from './ops.ts';
 import type { FuzzDivergence } from './runner.ts';
 import type { FuzzTarget } from './targets.ts';
 
@@ -77,4 +80,28 @@ export function writeRepro(dir: string, d: FuzzDivergence, target: FuzzTarget, i
   ];
   writeFileSync(join(dir, 'divergence.txt'), lines.join('\n'));
   return { dir, expected };
+}
+
+/**
+ * Reads a written case back (model.tir and test_data_set_0's inputs) as a case `checkCase` compares the way
+ * the fuzzer did: node by node against the reference, each op with its fuzz tolerance (exact where the
+ * fuzzer is exact, where `tessera conformance` allows ONNX's rtol 1e-3 + atol 1e-7). For the regression
+ * cases of compiled backends, whose bug may hide under the conformance tolerance.
+ */
+export async function readRepro(dir: string): Promise<FuzzCase> {
+  const { loadModel } = await import('../driver.ts'); // the driver is heavy: loaded when needed, as targets.ts does
+  const model = loadModel(join(dir, 'model.tir'));
+  const g = model.graph;
+  const feeds: Record<string, Tensor> = {};
+  g.inputs.filter((v) => !g.initializers.has(v)).forEach((v, i) => {
+    const file = join(dir, 'test_data_set_0', `input_${i}.pb`);
+    feeds[v.name] = decodeValueProto(readFileSync(file), v.type, file) as Tensor;
+  });
+  const nodes = g.nodes.map((node) => {
+    const spec = FUZZ_OPS.find((s) => s.op === node.op);
+    if (!spec) throw new TesseraError(`no fuzz spec for ${node.op}`, { file: dir });
+    const t = (node.inputs[0] ?? node.outputs[0])?.type;
+    return { node, spec, dtype: t?.kind === 'tensor' ? t.dtype : spec.dtypes[0]! };
+  });
+  return { recipe: { opset: model.opsets.get('') ?? 0, steps: [], dataSeed: 0 }, model, feeds, inputs: [], nodes, rejected: [] };
 }

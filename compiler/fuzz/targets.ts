@@ -1,7 +1,8 @@
 // Targets of the differential fuzzer: what runs a generated model next to the reference interpreter. A
 // target is small: prepare(model) once per case, run(feeds), and optionally the op × dtype pairs it runs
-// (so the generator only makes graphs it can execute). Today's target is onnxruntime-node, the external
-// oracle; a compiled backend (wasm, webgpu, cuda) plugs in as another FuzzTarget when it lands.
+// (so the generator only makes graphs it can execute). The targets: onnxruntime-node, the external oracle
+// (the reference interpreter is what is tested), and the driver's compiled backends (kernel, wasm, cuda),
+// tested against the reference interpreter.
 import type { DType } from '../../ir/dtype.ts';
 import { TesseraError } from '../../ir/errors.ts';
 import type { Model } from '../../ir/graph.ts';
@@ -139,12 +140,10 @@ const UNCOMPILABLE = /cannot be compiled|is not available yet|not supported/;
 
 /** Backends that are planned but not written yet. */
 const PLANNED: Record<string, string> = {
-  wasm: 'the WASM SIMD backend',
   webgpu: 'the WebGPU (WGSL) backend',
-  cuda: 'the CUDA (PTX) backend',
 };
 
-export const FUZZ_TARGET_NAMES = ['onnxruntime', 'kernel', ...Object.keys(PLANNED)] as const;
+export const FUZZ_TARGET_NAMES = ['onnxruntime', 'kernel', 'wasm', 'cuda', ...Object.keys(PLANNED)] as const;
 
 /** A target by name: onnxruntime, or a tessera backend the driver has; a clear error for the others. */
 export async function fuzzTarget(name: string): Promise<FuzzTarget> {
@@ -153,11 +152,20 @@ export async function fuzzTarget(name: string): Promise<FuzzTarget> {
     throw new TesseraError(`'reference' is not a fuzz target: every target is compared with the reference interpreter (try --backend onnxruntime)`);
   }
   const { BACKENDS } = await import('../driver.ts');
-  if ((BACKENDS as readonly string[]).includes(name)) return tesseraBackendTarget(name);
+  if ((BACKENDS as readonly string[]).includes(name)) {
+    // A backend that needs a device says so once, up front, rather than as a divergence on every case.
+    if (name === 'cuda') {
+      const { cudaDriver } = await import('../../runtime/cuda/driver.ts');
+      try { await cudaDriver(); } catch (e) {
+        throw new TesseraError(`backend 'cuda' cannot be fuzzed on this machine: ${(e as Error).message}`);
+      }
+    }
+    return tesseraBackendTarget(name);
+  }
   const planned = PLANNED[name];
   if (planned) {
     throw new TesseraError(`backend '${name}' is not available yet: ${planned} is still being written, so it cannot be fuzzed; ` +
-      `today the fuzzer compares the reference interpreter with onnxruntime (--backend onnxruntime)`);
+      `the fuzz targets today are ${FUZZ_TARGET_NAMES.filter((n) => !(n in PLANNED)).join(', ')}`);
   }
   throw new TesseraError(`unknown fuzz target '${name}' (targets: ${FUZZ_TARGET_NAMES.join(', ')})`);
 }

@@ -1,28 +1,61 @@
-// Real bugs the fuzzer found in the reference interpreter keep their shrunk case: each folder under
-// test/fuzz-regressions/ is an ONNX backend-test case written by `tessera fuzz` (divergence.txt says what
-// differed and how it reproduces), whose expected outputs are onnxruntime's. They fail on the reference
-// interpreter as it was and pass since the fix.
-import { readdirSync } from 'node:fs';
+// Real bugs the fuzzer found keep their shrunk case: each folder under test/fuzz-regressions/ is an ONNX
+// backend-test case written by `tessera fuzz` (divergence.txt says what differed, how it was fixed and how it
+// reproduces). A reference-interpreter bug (found against onnxruntime) expects onnxruntime's outputs; a
+// compiled-backend bug (found against the reference) expects the reference's. Every case runs on the
+// reference, and on wasm and the backend it was found on as the fuzzer compares; each failed before its fix.
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCase } from '../../compiler/conformance.ts';
 import { checkCase } from '../../compiler/fuzz/runner.ts';
 import { buildCase } from '../../compiler/fuzz/builder.ts';
 import { FUZZ_OPS } from '../../compiler/fuzz/ops.ts';
+import { readRepro } from '../../compiler/fuzz/repro.ts';
+import { tesseraBackendTarget } from '../../compiler/fuzz/targets.ts';
 import { importOnnx } from '../../compiler/onnx/import.ts';
+import { decodeValueProto } from '../../compiler/onnx/tensor-proto.ts';
+import type { BackendName } from '../../compiler/driver.ts';
 import { inferModel } from '../../ir/infer.ts';
-import { Tensor } from '../../ir/tensor.ts';
+import { Tensor, type RuntimeValue } from '../../ir/tensor.ts';
 import { ReferenceInterpreter } from '../../runtime/reference.ts';
 import { buildModel, type ModelSpec } from '../util/onnx-builder.ts';
 import { ROOT } from '../util/real-models.ts';
 
 const DIR = join(ROOT, 'test', 'fuzz-regressions');
+/** The backend whose bug a case records ('reference' for the cases found against onnxruntime). */
+function foundOn(name: string): BackendName {
+  const m = /^tessera fuzz: a divergence between (\S+) and/.exec(readFileSync(join(DIR, name, 'divergence.txt'), 'utf8'));
+  return m && m[1] !== 'onnxruntime' ? m[1] as BackendName : 'reference';
+}
 
-describe('fuzz regressions (reference vs onnxruntime, shrunk cases)', () => {
+describe('fuzz regressions (shrunk cases)', () => {
   for (const name of readdirSync(DIR).sort()) {
-    it(name, async () => {
+    it(`${name} on the reference (as a conformance case)`, async () => {
       expect(await runCase(join(DIR, name), 'reference')).toBeUndefined();
     });
+    // A compiled backend is compared as the fuzzer compares it: node by node with the op's fuzz tolerance,
+    // which is exact where conformance's tolerance would hide a bug (fmod's tiny wrong remainders).
+    for (const backend of new Set<BackendName>(['wasm', foundOn(name)])) {
+      if (backend === 'reference') continue;
+      it(`${name} on ${backend} (as the fuzzer compares)`, async () => {
+        const outcome = await checkCase(await readRepro(join(DIR, name)), [tesseraBackendTarget(backend)]);
+        expect(outcome.findings.map((f) => f.message)).toEqual([]);
+        expect(outcome.status).toBe('pass');
+      });
+    }
+    // And the comparison does catch the bug: the outputs the buggy backend gave, recorded beside the case, diverge.
+    const found = foundOn(name);
+    if (found !== 'reference') {
+      it(`${name}: ${found}'s recorded outputs from before the fix diverge`, async () => {
+        const c = await readRepro(join(DIR, name));
+        const recorded = (): Record<string, RuntimeValue> => Object.fromEntries(c.model.graph.outputs.map((v, i) => {
+          const file = join(DIR, name, `${found}_outputs`, `output_${i}.pb`);
+          return [v.name, decodeValueProto(readFileSync(file), v.type, file)];
+        }));
+        const outcome = await checkCase(c, [{ name: found, oracle: false, prepare: async () => ({ run: async () => recorded() }) }]);
+        expect(outcome.status).toBe('diverged');
+      });
+    }
   }
 });
 

@@ -3,7 +3,7 @@
 // the input, as Conv does; padding never contributes a value.
 import { TesseraError } from '../../../ir/errors.ts';
 import {
-  abs, add, assign, c, cast, div, gt, if_, isFloatElem, let_, load, local, loop, pow, select, store, v,
+  abs, add, assign, c, cast, div, gt, if_, isFloatElem, let_, load, local, loop, lt, pow, select, store, v,
 } from '../../../ir/kernel/build.ts';
 import type { Expr, KScalar, Stmt } from '../../../ir/kernel/ir.ts';
 import { intRange } from '../../../ir/kernel/build.ts';
@@ -64,10 +64,12 @@ function lowerPool(mode: PoolMode): OpLowering {
       const best = I ? kb.fresh('bi') : undefined;
       let inner: Stmt[];
       if (mode === 'max') {
-        // `v > best` keeps the first maximum and skips NaN, as the reference does.
+        // `v > best` keeps the first maximum and skips NaN, as the reference does; the index starts at the
+        // first tap, which stays when no tap beats the initial value (all NaN or −Inf, or the integer minimum).
         const val = kb.fresh('v');
         const spatial = storageOrder === 1 ? dot(pos, colSt) : dot(pos, stridesOf(inDims));
-        inner = [let_(val, xv), if_(gt(v(val, ce), A), [assign(acc, v(val, ce)), ...(best ? [assign(best, spatial)] : [])])];
+        inner = [let_(val, xv), if_(gt(v(val, ce), A), [assign(acc, v(val, ce)), ...(best ? [assign(best, spatial)] : [])],
+          best ? [assign(best, select(lt(v(best), ci(0)), spatial, v(best)))] : [])];
         stmts.push(local(acc, ce, lowest(ce)));
         if (best) stmts.push(local(best, 'i32', -1));
       } else if (mode === 'avg') {
