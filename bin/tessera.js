@@ -2,6 +2,9 @@
 // Entry point of the `tessera` command: loads the TypeScript sources through tsx, then runs the CLI.
 import { register } from 'tsx/esm/api';
 
+// binaryen (a ~10 MB ES module) is loaded natively before tsx's hooks exist: through them it costs ~9 s of
+// transform and garbage collection at every start, natively ~0.5 s. Later imports of it hit Node's module cache.
+await import('binaryen');
 register();
 const { TesseraError } = await import('../ir/errors.ts');
 const { main } = await import('../compiler/cli.ts');
