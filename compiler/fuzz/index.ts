@@ -4,6 +4,8 @@
 //   targets      FuzzTarget (prepare(model) → run(feeds)); onnxruntimeTarget(); fuzzTarget(name)
 //   tables       FUZZ_OPS (what is fuzzed and how), FUZZ_TOLERANCES, KNOWN_DIVERGENCES
 //   repro        writeRepro(): a shrunk case as .tir and as an ONNX backend-test folder; readRepro() reads it back
+//   kernels      RandomKernel: random valid kernel-IR programs (every loop kind, atomics, barriers, vectors)
+//   algebra      algebraCaseArb(): random index/arithmetic expressions with variable ranges, for simplifier fuzzing
 export { buildCase, GraphBuilder, NodeBuilder, Reject, attr, makeFeeds, availableSpecs } from './builder.ts';
 export type { FuzzOpSpec, FuzzCase, GraphRecipe, Operand, OperandRequest, InputSpec, BuiltNode, BuildOptions } from './builder.ts';
 export { Choices } from './choices.ts';
@@ -18,3 +20,5 @@ export {
 } from './runner.ts';
 export { onnxruntimeTarget, tesseraBackendTarget, fuzzTarget, FUZZ_TARGET_NAMES, TargetUnsupported, type FuzzTarget, type PreparedTarget } from './targets.ts';
 export { writeRepro, readRepro, reproDir, type WrittenRepro } from './repro.ts';
+export { RandomKernel, cloneBuffers, buffersDiff, type KernelCase } from './kernel-programs.ts';
+export { exprArb, algebraCaseArb, factsOf, sampleValues, caseText, VARS, type AlgebraCase, type VarRange, type IntElem } from './algebra.ts';

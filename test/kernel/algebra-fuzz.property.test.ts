@@ -17,7 +17,7 @@ import { simplifyExpr } from '../../ir/kernel/simplify.ts';
 import { verifyExpr } from '../../ir/kernel/verify.ts';
 import { typesEqual } from '../../ir/kernel/build.ts';
 import { exprsEqual } from '../../ir/kernel/equal.ts';
-import { algebraCaseArb, caseText, factsOf, sampleValues, VARS } from './random-expr.ts';
+import { algebraCaseArb, caseText, factsOf, sampleValues, VARS } from '../../compiler/fuzz/algebra.ts';
 import type { KType } from '../../ir/kernel/ir.ts';
 
 const same = (a: Value, b: Value) => (Array.isArray(a) && Array.isArray(b) ? a.length === b.length && a.every((x, i) => Object.is(x, b[i])) : Object.is(a, b));

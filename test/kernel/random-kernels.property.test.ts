@@ -15,7 +15,7 @@ import { interpretKernel, type BufferData } from '../../ir/kernel/interpret.ts';
 import type { Expr, Kernel, Stmt } from '../../ir/kernel/ir.ts';
 import { simplifyKernel } from '../../ir/kernel/simplify.ts';
 import { kernelProblem, verifyKernel } from '../../ir/kernel/verify.ts';
-import { buffersDiff, cloneBuffers, RandomKernel } from './random-kernel.ts';
+import { buffersDiff, cloneBuffers, RandomKernel } from '../../compiler/fuzz/kernel-programs.ts';
 
 function roundTrip(k: Kernel): void {
   const text = printKernel(k);

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildPtxModule } from '../../backends/ptx/index.ts';
 import { TesseraError } from '../../ir/errors.ts';
 import type { Kernel } from '../../ir/kernel/ir.ts';
-import { RandomKernel } from '../kernel/random-kernel.ts';
+import { RandomKernel } from '../../compiler/fuzz/kernel-programs.ts';
 
 const hasPtxas = spawnSync('ptxas', ['--version']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'tessera-ptx-random-'));
