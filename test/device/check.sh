@@ -7,6 +7,7 @@
 #   conformance  `conformance --backend cuda` on ONNX node/ and pytorch-converted/ (worker processes, a
 #                per-case timeout, expected failures from test/expected-failures/{ptx,cuda}.txt)
 #   models       the real npm models against onnxruntime-node's outputs computed by prepare.sh (rtol 1e-3, atol 1e-5)
+#   matmul       MatMul 4096³ f16/bf16 ONNX models compiled for cuda, run through the Session (tensor-core template)
 #   gemm_bench   python3 test/device/gemm_bench.py, when it exists
 # Writes check.log, summary.json and each stage's log/JSON under $OUT (default .tmp/device-out). Exit 0 only
 # when every stage passed.
@@ -19,7 +20,7 @@ DEV=.device
 T0=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tessera-device.XXXXXX")
 # Budgets in seconds (sum < 420). A stage's own deadline sits inside its `timeout`, so it reports before it is killed.
-: "${UNPACK_S:=45}" "${DEVICE_S:=30}" "${CONF_S:=190}" "${MODELS_S:=100}" "${GEMM_S:=50}" "${CASE_TIMEOUT_S:=45}"
+: "${UNPACK_S:=45}" "${DEVICE_S:=30}" "${CONF_S:=190}" "${MODELS_S:=100}" "${MATMUL_S:=60}" "${GEMM_S:=50}" "${CASE_TIMEOUT_S:=45}"
 STAGES="$OUT/stages.tsv"
 : > "$STAGES"
 status=0
@@ -109,10 +110,13 @@ if stage unpack "$UNPACK_S" - bash -c "DEV='$DEV' WORK='$WORK'; $(declare -f unp
     stage models "$MODELS_S" "$OUT/models.log" "$NODE" "$RUNNER" models --backend cuda --dir "$WORK/models" \
       --json "$OUT/models.json" --case-timeout $((MODELS_S - 15)) --deadline $((MODELS_S - 10))
     cat "$OUT/models.log"
+    stage matmul "$MATMUL_S" "$OUT/matmul.log" "$NODE" "$RUNNER" matmul --json "$OUT/matmul.json"
+    cat "$OUT/matmul.log"
   else
     cat "$OUT/device.log"
     skip conformance "no usable CUDA device (see the device stage)"
     skip models "no usable CUDA device (see the device stage)"
+    skip matmul "no usable CUDA device (see the device stage)"
   fi
 else
   skip device "unpacking .device failed"
@@ -144,12 +148,13 @@ stages = []
 for line in open(stages_file):
     parts = line.rstrip('\n').split('\t')
     stages.append({'stage': parts[0], 'exit': parts[1], 'seconds': int(parts[2]), **({'why': parts[3]} if len(parts) > 3 else {})})
-conf, models = load('conformance.json'), load('models.json')
+conf, models, matmul = load('conformance.json'), load('models.json'), load('matmul.json')
 summary = {
     'status': 'pass' if status == 0 else 'fail', 'seconds': seconds, 'device': load('device.json') or tail('device.log'), 'stages': stages,
     'conformance': conf and {'summary': conf['summary'], 'seconds': conf.get('seconds'),
                              'not_passing': [r for r in conf['results'] if r['status'] not in ('PASS', 'XFAIL')]},
     'models': models and {'summary': models['summary'], 'results': models['results']},
+    'matmul': matmul,
 }
 with open(os.path.join(out, 'summary.json'), 'w') as f: json.dump(summary, f, indent=1)
 PY
@@ -159,7 +164,7 @@ rm -rf "$WORK"
 # The device tool brings back at most 8 files: with PACK_OUT=1 every stage's log and JSON travel in one archive
 # beside check.log and summary.json.
 if [ "${PACK_OUT:-0}" = 1 ]; then
-  (cd "$OUT" && tar -czf logs.tgz --exclude=logs.tgz --exclude=check.log --exclude=summary.json . \
+  (cd "$OUT" && tar -czf "$WORK.logs.tgz" --exclude=check.log --exclude=summary.json . && mv "$WORK.logs.tgz" logs.tgz \
     && find . -type f ! -name logs.tgz ! -name check.log ! -name summary.json ! -name gemm.json -delete)
 fi
 echo "== device check $([ $status = 0 ] && echo PASSED || echo FAILED) in $(( $(date +%s) - T0 )) s"
