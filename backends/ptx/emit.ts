@@ -9,15 +9,21 @@
 //   min/max that propagate NaN and order −0 < +0, float → int truncating and saturating with NaN → 0.
 //
 // Mapping onto the grid (every kernel is correct for any grid ≥ 1; the launch record is a hint):
-// - 'grid' schedule: a body of pure statements then one 'parallel' loop (no barriers, no workgroup buffers):
-//   a grid-stride loop over the flattened iteration space, 256 threads a block, the counter in 64 bits.
+// - 'grid' schedule: a body of pure statements then top-level loops (at least one 'parallel') that may run
+//   concurrently (no barriers, no workgroup buffers; stores of two loops to one buffer must be provably
+//   disjoint: an elementwise body and its tail, or index ranges apart by interval arithmetic). Each parallel
+//   loop is a grid-stride loop, 256 threads a block, the counter in 64 bits; a perfect nest of parallel (and
+//   'vector') loops — each body exactly the next loop, bounds independent of the loops around — is ONE
+//   flattened space of Π trip counts, each thread recovering the loop variables by div/rem (32-bit while the
+//   space has fewer than 2^32 points, else 64-bit); grid = ⌈Π trips / 256⌉ (the largest over the loops).
 // - 'block' schedule (anything else): block 0 runs the kernel, other blocks return at once. Statements
 //   outside parallel loops run uniformly on every thread (pure values computed redundantly; stores and
-//   atomics by thread 0, then bar.sync so every thread sees them); a parallel loop is a block-stride loop
-//   followed by bar.sync. A parallel loop holding barriers runs in lock-step: one iteration per thread, the
-//   threads past the end emulate the last iteration with their side effects masked (so they reach every
-//   barrier as often as the real ones); its trip count must be a constant ≤ 1024. A parallel loop around
-//   such a loop runs as a uniform serial loop (serial is a valid schedule of parallel iterations).
+//   atomics by thread 0, then bar.sync so every thread sees them); a parallel loop (a perfect nest flattened
+//   as above) is a block-stride loop followed by bar.sync. A parallel loop holding barriers runs in lock-step:
+//   one iteration per thread, the threads past the end emulate the last iteration with their side effects
+//   masked (so they reach every barrier as often as the real ones); its trip count must be a constant ≤ 1024.
+//   A parallel loop around such a loop runs as a uniform serial loop (serial is a valid schedule of parallel
+//   iterations).
 import { TesseraError } from '../../ir/errors.ts';
 import type { AtomicOp, BinaryOp, BufferParam, Expr, Kernel, KScalar, KType, Stmt, UnaryOp } from '../../ir/kernel/ir.ts';
 import { exprsEqual } from '../../ir/kernel/equal.ts';
@@ -102,6 +108,39 @@ function anyBarrier(list: Stmt[]): boolean {
 }
 type Loop = Extract<Stmt, { kind: 'loop' }>;
 
+/** Does the expression read a buffer or one of `names`? */
+function mentions(e: Expr, names: Set<string>): boolean {
+  switch (e.kind) {
+    case 'const': return false;
+    case 'var': return names.has(e.name);
+    case 'load': return true;
+    case 'binary': return mentions(e.a, names) || mentions(e.b, names);
+    case 'select': return mentions(e.cond, names) || mentions(e.a, names) || mentions(e.b, names);
+    default: return mentions(e.a, names);
+  }
+}
+
+/**
+ * The perfect nest of independent loops that starts at the parallel loop `l`: while a loop's body (comments
+ * aside) is exactly one 'parallel' or 'vector' loop whose bounds do not depend on the loops around it, that loop
+ * joins. Its iterations are independent of each other (locals are private to them), so the nest is one
+ * iteration space (the product of the trip counts), each point of which may run on its own thread.
+ */
+function perfectNest(l: Loop): Loop[] {
+  const nest = [l];
+  const vars = new Set([l.var]);
+  for (let cur = l; ;) {
+    const body = cur.body.filter((s) => s.kind !== 'comment');
+    const n = body[0];
+    if (body.length !== 1 || n!.kind !== 'loop' || (n.loopKind !== 'parallel' && n.loopKind !== 'vector')) break;
+    if (mentions(n.start, vars) || mentions(n.end, vars)) break;
+    nest.push(n);
+    vars.add(n.var);
+    cur = n;
+  }
+  return nest;
+}
+
 /** Buffers a statement list loads from, stores to and updates atomically. */
 function accesses(list: Stmt[], acc = { read: new Set<string>(), stored: new Set<string>(), atomic: new Set<string>() }) {
   const ex = (e: Expr): void => {
@@ -163,9 +202,71 @@ function storedRanges(l: Loop, buf: string, lets: Map<string, Expr>): [Expr, Exp
   return out;
 }
 
+/** The range [lo, hi] of an i32 index expression over loop variables of known ranges, when it stays in i32. */
+function interval(e: Expr, env: Map<string, [number, number]>, lets: Map<string, Expr>, depth = 0): [number, number] | undefined {
+  if (depth > 64) return undefined;
+  const fits = (r: [number, number]): [number, number] | undefined => (r[0] >= -(2 ** 31) && r[1] <= 2 ** 31 - 1 ? r : undefined);
+  switch (e.kind) {
+    case 'const': return e.type.elem === 'i32' && Number.isInteger(Number(e.value)) ? [Number(e.value), Number(e.value)] : undefined;
+    case 'var': {
+      const r = env.get(e.name);
+      if (r) return r;
+      const d = lets.get(e.name);
+      return d ? interval(d, env, lets, depth + 1) : undefined;
+    }
+    case 'binary': {
+      if (e.type.elem !== 'i32') return undefined;
+      const a = interval(e.a, env, lets, depth + 1), b = interval(e.b, env, lets, depth + 1);
+      if (!a || !b) return undefined;
+      switch (e.op) {
+        case 'add': return fits([a[0] + b[0], a[1] + b[1]]);
+        case 'sub': return fits([a[0] - b[1], a[1] - b[0]]);
+        case 'mul': { const p = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]; return fits([Math.min(...p), Math.max(...p)]); }
+        case 'min': return [Math.min(a[0], b[0]), Math.min(a[1], b[1])];
+        case 'max': return [Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+        default: return undefined;
+      }
+    }
+    default: return undefined;
+  }
+}
+
+/**
+ * The element ranges [lo, hi) that the stores of a loop to `buf` may touch, by interval arithmetic over its
+ * loops' ranges (constant bounds, or bounds of known range); undefined when a store's index has no known range.
+ */
+function storeIntervals(list: Stmt[], buf: string, env: Map<string, [number, number]>, lets: Map<string, Expr>, out: [Expr, Expr][] = []): [Expr, Expr][] | undefined {
+  for (const s of list) {
+    switch (s.kind) {
+      case 'let': lets.set(s.name, s.value); break;
+      case 'store': {
+        if (s.buffer !== buf) break;
+        const r = interval(s.index, env, lets);
+        if (!r) return undefined;
+        out.push([ci(r[0]), ci(r[1] + s.value.type.lanes)]);
+        break;
+      }
+      case 'loop': {
+        if (storesTo(s.body, buf).length === 0) break;
+        const a = interval(s.start, env, lets), b = interval(s.end, env, lets);
+        if (!a || !b) return undefined;
+        if (b[1] - 1 < a[0]) break; // never runs
+        if (!storeIntervals(s.body, buf, new Map(env).set(s.var, [a[0], b[1] - 1]), lets, out)) return undefined;
+        break;
+      }
+      case 'if':
+        if (!storeIntervals(s.then, buf, env, lets, out) || !storeIntervals(s.else, buf, env, lets, out)) return undefined;
+        break;
+      default: break;
+    }
+  }
+  return out;
+}
+
 /**
  * May these top-level loops run concurrently (no order between them)? Only when no buffer one of them
- * writes is touched by another, except a buffer that two of them only store to, at provably disjoint ranges.
+ * writes is touched by another, except a buffer that two of them only store to, at provably disjoint ranges
+ * (an elementwise body and its tail, or index ranges apart by interval arithmetic, as Concat's parts).
  */
 function independent(phases: Loop[], lets: Map<string, Expr>): boolean {
   const acc = phases.map((p) => accesses([p]));
@@ -177,10 +278,11 @@ function independent(phases: Loop[], lets: Map<string, Expr>): boolean {
       for (const x of writtenB) if (a.read.has(x) || a.atomic.has(x)) return false;
       for (const x of a.stored) {
         if (!b.stored.has(x)) continue;
-        const ra = storedRanges(phases[i]!, x, lets), rb = storedRanges(phases[j]!, x, lets);
-        if (!ra || !rb) return false;
         const le = (p: Expr, q: Expr) => exprsEqual(p, q) || (p.kind === 'const' && q.kind === 'const' && Number(p.value) <= Number(q.value));
-        if (!ra.every((r) => rb.every((q) => le(r[1], q[0]) || le(q[1], r[0])))) return false;
+        const apart = (ra?: [Expr, Expr][], rb?: [Expr, Expr][]) => !!ra && !!rb && ra.every((r) => rb.every((q) => le(r[1], q[0]) || le(q[1], r[0])));
+        if (apart(storedRanges(phases[i]!, x, lets), storedRanges(phases[j]!, x, lets))) continue;
+        const span = (l: Loop) => storeIntervals([l], x, new Map(), new Map(lets));
+        if (!apart(span(phases[i]!), span(phases[j]!))) return false;
       }
     }
   }
@@ -342,7 +444,7 @@ export class KernelEmitter {
     this.tid = this.reg('r');
     this.ins(`mov.u32 ${this.tid}, %tid.x`);
     if (gridOk) {
-      const trips = parallel.map((l) => this.tripExpr(l, lets, sizeNames));
+      const trips = parallel.map((l) => this.nestTrips(l, lets, sizeNames));
       const grid = trips.every((t) => t) ? trips.map((t) => divUp(t!, BLOCK)).reduce((a, b) =>
         (a.kind === 'const' && b.kind === 'const' ? ci(Math.max(Number(a.value), Number(b.value))) : { kind: 'binary', type: a.type, op: 'max', a, b })) : ci(1024);
       launch = { block: BLOCK, grid, sharedBytes: 0 };
@@ -380,6 +482,25 @@ export class KernelEmitter {
       ``,
     ].join('\n');
     return { text, launch, schedule: gridOk ? 'grid' : 'block' };
+  }
+
+  /**
+   * The iterations of the perfect nest at `l` (the product of its trip counts, each at least 0) as a size
+   * expression, when it is one; a constant is capped at 2^31 − 1 (the grid is only a hint past that).
+   */
+  private nestTrips(l: Loop, lets: Map<string, Expr>, sizes: Set<string>): Expr | undefined {
+    const i32 = { elem: 'i32' as const, lanes: 1 as const };
+    let total: Expr = ci(1);
+    for (const x of perfectNest(l)) {
+      let t = this.tripExpr(x, lets, sizes);
+      if (!t) return undefined;
+      if (t.kind === 'const') t = ci(Math.max(0, Number(t.value)));
+      else if (t.kind !== 'var') t = { kind: 'binary', type: i32, op: 'max', a: t, b: ci(0) };
+      if (total.kind === 'const' && t.kind === 'const') total = ci(Math.min(2 ** 31 - 1, Number(total.value) * Number(t.value)));
+      else if (isOne(total)) total = t;
+      else if (!isOne(t)) total = { kind: 'binary', type: i32, op: 'mul', a: total, b: t };
+    }
+    return total;
   }
 
   /** The trip count of a loop as a size expression, when it is one. */
@@ -552,8 +673,13 @@ export class KernelEmitter {
     this.place(exit);
   }
 
-  /** A loop over [start, end) by step whose iterations this thread takes from `first` on, `stride` apart (64-bit counter). */
+  /**
+   * A loop over [start, end) by step whose iterations this thread takes from `first` on, `stride` apart (64-bit
+   * counter). A perfect nest of parallel loops (perfectNest) is one flattened iteration space.
+   */
   private strided(s: Extract<Stmt, { kind: 'loop' }>, first: string, stride: string, ctx: Ctx): void {
+    const nest = perfectNest(s);
+    if (nest.length > 1) { this.collapsed(nest, first, stride, ctx); return; }
     const [start] = this.expr(s.start);
     const [end] = this.expr(s.end);
     const i = this.reg('rd'), e = this.reg('rd'), st = this.reg('rd'), step = this.reg('rd');
@@ -572,6 +698,103 @@ export class KernelEmitter {
     this.scoped(() => {
       this.bind(s.var, { type: { elem: 'i32', lanes: 1 }, regs: [v], factor });
       this.stmts(s.body, ctx);
+    });
+    this.ins(`add.s64 ${i}, ${i}, ${st}`);
+    this.ins(`bra ${top}`);
+    this.place(exit);
+  }
+
+  /**
+   * The iterations of a perfect nest as one space of Π trip counts (64-bit), this thread taking flat iterations
+   * `first`, `first + stride`, …; each loop's variable is recovered by div/rem (32-bit while the space has
+   * fewer than 2^32 iterations, decided at compile time for constant bounds, else at run time).
+   */
+  private collapsed(nest: Loop[], first: string, stride: string, ctx: Ctx): void {
+    type Dim = { l: Loop; start: string; trip?: bigint; trip64?: string; trip32?: string };
+    const dims: Dim[] = nest.map((l) => {
+      const [start] = this.expr(l.start);
+      if (l.start.kind === 'const' && l.end.kind === 'const') {
+        const span = Number(l.end.value) - Number(l.start.value);
+        return { l, start: start!, trip: BigInt(Math.max(0, Math.ceil(span / l.step))) };
+      }
+      const [end] = this.expr(l.end);
+      const s64 = this.reg('rd'), t = this.reg('rd');
+      this.ins(`cvt.s64.s32 ${s64}, ${start}`);
+      this.ins(`cvt.s64.s32 ${t}, ${end}`);
+      this.ins(`sub.s64 ${t}, ${t}, ${s64}`);
+      this.ins(`max.s64 ${t}, ${t}, 0`);
+      if (l.step > 1) {
+        this.ins(`add.s64 ${t}, ${t}, ${l.step - 1}`);
+        this.ins(`div.u64 ${t}, ${t}, ${l.step}`);
+      }
+      return { l, start: start!, trip64: t };
+    });
+    if (dims.some((d) => d.trip === 0n)) return; // no iterations
+    // The total: constant factors folded; a constant total below 2^32 needs no 64-bit index math.
+    let constTotal = 1n;
+    for (const d of dims) if (d.trip !== undefined) constTotal *= d.trip;
+    if (constTotal >= 2n ** 63n) fail(`a parallel loop nest of ${constTotal} iterations is too large`);
+    const total = this.reg('rd');
+    this.ins(`mov.u64 ${total}, ${constTotal}`);
+    for (const d of dims) if (d.trip64) this.ins(`mul.lo.u64 ${total}, ${total}, ${d.trip64}`);
+    const small = dims.every((d) => d.trip !== undefined) && constTotal <= 0xffffffffn;
+    let big = '';
+    if (!small) {
+      big = this.reg('p');
+      this.ins(`setp.gt.u64 ${big}, ${total}, 4294967295`);
+      for (const d of dims) {
+        if (!d.trip64) continue;
+        d.trip32 = this.reg('r');
+        this.ins(`cvt.u32.u64 ${d.trip32}, ${d.trip64}`);
+      }
+    }
+    const i = this.reg('rd'), st = this.reg('rd');
+    this.ins(`mov.b64 ${i}, ${first}`);
+    this.ins(`cvt.u64.u32 ${st}, ${stride}`);
+    const top = this.label(), exit = this.label();
+    const p = this.reg('p');
+    this.place(top);
+    this.ins(`setp.ge.u64 ${p}, ${i}, ${total}`);
+    this.ins(`@${p} bra ${exit}`);
+    const vars = dims.map(() => this.reg('r'));
+    // Index of dim d (innermost first) from the flat iteration: idx = q mod trip, q = q / trip; v = start + idx·step.
+    const setVar = (d: number, idx: string) => {
+      const { l, start } = dims[d]!;
+      if (l.step === 1) this.ins(`add.s32 ${vars[d]}, ${idx}, ${start}`);
+      else this.ins(`mad.lo.s32 ${vars[d]}, ${idx}, ${l.step}, ${start}`);
+    };
+    const recover = (wide: boolean) => {
+      const [c, ty] = wide ? ['rd', 'u64'] as const : ['r', 'u32'] as const;
+      let q = this.reg(c);
+      this.ins(wide ? `mov.b64 ${q}, ${i}` : `cvt.u32.u64 ${q}, ${i}`);
+      for (let d = dims.length - 1; d >= 0; d--) {
+        let idx = q;
+        if (d > 0) {
+          const trip = dims[d]!.trip !== undefined ? String(dims[d]!.trip) : wide ? dims[d]!.trip64! : dims[d]!.trip32!;
+          const q2 = this.reg(c), prod = this.reg(c);
+          idx = this.reg(c);
+          this.ins(`div.${ty} ${q2}, ${q}, ${trip}`);
+          this.ins(`mul.lo.${ty} ${prod}, ${q2}, ${trip}`);
+          this.ins(`sub.${ty} ${idx}, ${q}, ${prod}`);
+          q = q2;
+        }
+        if (wide) { const x = this.reg('r'); this.ins(`cvt.u32.u64 ${x}, ${idx}`); idx = x; }
+        setVar(d, idx);
+      }
+    };
+    if (small) recover(false);
+    else {
+      const wide = this.label(), join = this.label();
+      this.ins(`@${big} bra ${wide}`);
+      recover(false);
+      this.ins(`bra ${join}`);
+      this.place(wide);
+      recover(true);
+      this.place(join);
+    }
+    this.scoped(() => {
+      dims.forEach((d, k) => this.bind(d.l.var, { type: { elem: 'i32', lanes: 1 }, regs: [vars[k]!], factor: gcdPow2(this.factor(d.l.start), d.l.step) }));
+      this.stmts(nest[nest.length - 1]!.body, ctx);
     });
     this.ins(`add.s64 ${i}, ${i}, ${st}`);
     this.ins(`bra ${top}`);
@@ -1349,6 +1572,7 @@ function intCvtType(e: KScalar): string {
 }
 
 function isZero(e: Expr): boolean { return e.kind === 'const' && Number(e.value) === 0; }
+function isOne(e: Expr): boolean { return e.kind === 'const' && Number(e.value) === 1; }
 
 function divUp(x: Expr, d: number): Expr {
   const i32 = { elem: 'i32' as const, lanes: 1 as const };

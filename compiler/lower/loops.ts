@@ -1,9 +1,10 @@
 // Loop nests shared by every op family: the elementwise/broadcast map (coalesced, vectorized), the
 // "compute each output element from its coordinates" kernel of data movement, and typed value helpers.
 //
-// Conventions (why): the outermost loop of every kernel is 'parallel' (its iterations are independent:
-// threads/workgroups on a target); loops inside are 'serial' unless their iterations are plainly
-// independent SIMD lanes ('vector', 4 lanes, with a scalar tail). f16/bf16 are loaded, widened to f32,
+// Conventions (why): the loops over a kernel's output coordinates are 'parallel', every one of them (their
+// iterations are independent: a GPU target collapses the perfect nest into one iteration space over all
+// outputs, a CPU target runs them as plain loops); reductions inside are 'serial'; the contiguous innermost
+// loop of an elementwise map is 'vector' (independent SIMD lanes, 4 lanes, with a scalar tail). f16/bf16 are loaded, widened to f32,
 // computed in f32 and rounded once when stored, as the reference interpreter computes wide and rounds once.
 import { TesseraError } from '../../ir/errors.ts';
 import { broadcast, c, cast, eq, load, loop, select, store, type BufferRef } from '../../ir/kernel/build.ts';
@@ -42,7 +43,7 @@ export function scalarConst(t: Tensor, elem: KScalar): Expr {
 // ---------------------------------------------------------------- loop nests
 
 export interface NestOptions {
-  /** Make the outermost loop 'parallel' (default true). */
+  /** Make the loops 'parallel' (default true): every iteration of the nest is independent. */
   parallel?: boolean;
   /** Loop variable name hint. */
   hint?: string;
@@ -56,11 +57,10 @@ export function nest(kb: KernelBuilder, extents: readonly Expr[], body: (idx: Ex
   const names: (string | undefined)[] = extents.map((e) => (isConst(e, 1) ? undefined : kb.fresh(opts.hint ?? 'i')));
   const idx = names.map((n) => (n === undefined ? ci(0) : { kind: 'var', type: { elem: 'i32', lanes: 1 }, name: n } as Expr));
   let stmts = body(idx);
-  const outer = names.findIndex((n) => n !== undefined);
+  const kind: LoopKind = opts.parallel !== false ? 'parallel' : 'serial';
   for (let d = extents.length - 1; d >= 0; d--) {
     const n = names[d];
     if (n === undefined) continue;
-    const kind: LoopKind = d === outer && opts.parallel !== false ? 'parallel' : 'serial';
     stmts = [loop(n, 0, extents[d]!, stmts, { kind })];
   }
   return stmts;
@@ -170,12 +170,16 @@ export function emitMap(L: Lowering, inputs: readonly TensorRef[], outElem: KSca
   const lanesOk = !opts.scalar && !opts.stmts && innerOk && !is64(outElem) && srcs.every((s) => !is64(s.elem)) &&
     (constOf(last.extent) === undefined || constOf(last.extent)! >= 8);
   const outerExtents = dims.slice(0, -1).map((d) => d.extent);
+  // On the GPU a nest of parallel loops is one iteration space only when it is perfect: a 4-lane loop with a
+  // scalar tail inside the outer loops would leave each row to one thread, so rows that need a tail are scalar.
+  const rowTail = !outerExtents.every((e) => isConst(e, 1)) && !(constOf(last.extent) !== undefined && constOf(last.extent)! % 4 === 0);
+  const lanes = lanesOk && !(L.target === 'cuda' && rowTail);
   const body = nest(kb, outerExtents, (outerIdx) => {
     const v = kb.fresh('j');
     const j: Expr = { kind: 'var', type: { elem: 'i32', lanes: 1 }, name: v };
     const n = last.extent;
     const only = outerExtents.every((e) => isConst(e, 1));
-    if (!lanesOk) return [loop(v, 0, n, emit([...outerIdx, j], 1), { kind: only ? 'parallel' : 'serial' })];
+    if (!lanes) return [loop(v, 0, n, emit([...outerIdx, j], 1), { kind: 'parallel' })];
     const main = imul(idiv(n, 4), 4);
     const stmts: Stmt[] = [loop(v, 0, main, emit([...outerIdx, j], 4), { kind: only ? 'parallel' : 'vector', step: 4 })];
     if (!(constOf(n) !== undefined && constOf(n)! % 4 === 0)) {

@@ -22,6 +22,9 @@ const constDims = (w: TensorRef, what: string): number[] => w.shape.slice(2).map
 
 const lowerConv: OpLowering = (n) => {
   const x = n.input(0), w = n.input(1), b = n.optInput(2);
+  // On a GPU the direct form is already one thread per output (its nest is parallel over every output dim),
+  // while the CPU forms put a whole channel or row in one iteration: they serve the WASM target.
+  if (n.L.target === 'cuda') { n.output(0, conv(n, x, w, b)); return; }
   n.output(0, depthwise2d(n, x, w, b) ?? convAsMatmul(n, x, w, b) ?? conv(n, x, w, b));
 };
 
@@ -300,7 +303,7 @@ const lowerConvTranspose: OpLowering = (n) => {
   const inDims = x.shape.slice(2);
   const axes = inDims.map((d, i) => transposeAxis(n, win, outPad, outShapeAttr, i, d));
   const outShape = [N, M, ...axes.map((a) => a.out)];
-  if (group === 1 && x.dtype === 'f32' && constOf(Mg) !== undefined && constOf(C) !== undefined) {
+  if (n.L.target !== 'cuda' && group === 1 && x.dtype === 'f32' && constOf(Mg) !== undefined && constOf(C) !== undefined) {
     n.output(0, convTransposeAsMatmul(n, x, w, b, win, axes, outShape));
     return;
   }
