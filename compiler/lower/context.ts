@@ -11,7 +11,7 @@ import { simplifyKernel } from '../../ir/kernel/simplify.ts';
 import { verifyKernel } from '../../ir/kernel/verify.ts';
 import type { Facts } from '../../ir/kernel/simplify.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { constOf, exprVars, prod, simplifyIndex } from './index-math.ts';
+import { constOf, exprVars, hoistForTarget, prod, simplifyIndex } from './index-math.ts';
 
 /** What the lowering knows about one tensor value. */
 export interface TensorRef {
@@ -87,8 +87,13 @@ export class KernelBuilder {
   /** A buffer this kernel reads and writes (in-place updates after a copy, e.g. Scatter). */
   inout(ref: TensorRef, hint = 'y'): BufferRef { return this.param(ref, hint, 'readwrite'); }
 
-  /** Finishes the kernel and appends its dispatch to the program (with what it computes, when recognized). */
-  finish(body: Stmt[], pattern?: KernelPattern): void { this.L.addKernel(this.name, this.params, this.bindings, body, pattern); }
+  /**
+   * Finishes the kernel and appends its dispatch to the program (with what it computes, when recognized).
+   * Loop-invariant index math is hoisted here, once for every op (see hoistInvariants).
+   */
+  finish(body: Stmt[], pattern?: KernelPattern): void {
+    this.L.addKernel(this.name, this.params, this.bindings, hoistForTarget(this.L.target, body, (h) => this.fresh(h)), pattern);
+  }
 }
 
 export class Lowering {

@@ -7,7 +7,7 @@
 // (they emit the truncating `div`/`mod`, cheaper on every target); ifloordiv is for signed coordinates.
 import { binary, c, select } from '../../ir/kernel/build.ts';
 import { exprsEqual } from '../../ir/kernel/equal.ts';
-import { INDEX, type Expr } from '../../ir/kernel/ir.ts';
+import { INDEX, type Expr, type Stmt } from '../../ir/kernel/ir.ts';
 import { simplifyExpr, type Facts } from '../../ir/kernel/simplify.ts';
 import { TesseraError } from '../../ir/errors.ts';
 
@@ -155,3 +155,103 @@ export function exprVars(e: Expr, out: Set<string> = new Set()): Set<string> {
 }
 
 export const sameIndex = (a: Expr, b: Expr): boolean => exprsEqual(a, b);
+
+// ---------------------------------------------------------------- loop-invariant hoisting
+
+/**
+ * Hoists loop-invariant scalar subexpressions out of every loop as `let`s placed just before it: with
+ * symbolic shapes the offsets and extents are trees over the size symbols (floordiv, max, select) that a
+ * backend would otherwise recompute per element. Hoisted are pure trees with no load, no variable bound
+ * inside the loop and no mutable local; a division or remainder only by a non-zero constant (a hoisted
+ * expression runs even when the loop makes no trips, so it must not be able to fail). Identical trees
+ * share one let. Keeps the semantics of the kernel IR exactly (the values are the same expressions).
+ */
+export function hoistInvariants(body: Stmt[], fresh: (hint: string) => string): Stmt[] {
+  const mutable = new Set<string>();
+  walkStmts(body, (s) => { if (s.kind === 'local') mutable.add(s.name); if (s.kind === 'atomic' && s.result) mutable.add(s.result); });
+  const hoistIn = (stmts: Stmt[]): Stmt[] => stmts.flatMap((s): Stmt[] => {
+    if (s.kind === 'if') return [{ ...s, then: hoistIn(s.then), else: hoistIn(s.else) }];
+    if (s.kind !== 'loop') return [s];
+    const inner = new Set<string>(mutable);
+    walkStmts([s], (t) => {
+      if (t.kind === 'loop') inner.add(t.var);
+      else if (t.kind === 'let' || t.kind === 'local') inner.add(t.name);
+      else if (t.kind === 'atomic' && t.result) inner.add(t.result);
+    });
+    const lets: Stmt[] = [];
+    const byKey = new Map<string, Expr>();
+    const rewrite = (e: Expr): Expr => {
+      if (e.kind === 'const' || e.kind === 'var') return e;
+      if (e.type.lanes === 1 && invariant(e, inner)) {
+        const key = JSON.stringify(e, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x));
+        let ref = byKey.get(key);
+        if (!ref) {
+          const name = fresh('h');
+          lets.push({ kind: 'let', name, value: e });
+          ref = { kind: 'var', type: e.type, name };
+          byKey.set(key, ref);
+        }
+        return ref;
+      }
+      return mapChildren(e, rewrite);
+    };
+    // Only what runs per iteration moves: the loop's own start/end are evaluated once already.
+    const loopBody = mapStmtExprs(s.body, rewrite);
+    return [...lets, { ...s, body: hoistIn(loopBody) }];
+  });
+  return hoistIn(body);
+}
+
+function invariant(e: Expr, inner: Set<string>): boolean {
+  switch (e.kind) {
+    case 'const': return true;
+    case 'var': return !inner.has(e.name);
+    case 'load': return false;
+    case 'binary': {
+      if (['div', 'mod', 'floordiv', 'floormod'].includes(e.op) && (e.b.kind !== 'const' || Number(e.b.value) === 0)) return false;
+      return invariant(e.a, inner) && invariant(e.b, inner);
+    }
+    case 'select': return invariant(e.cond, inner) && invariant(e.a, inner) && invariant(e.b, inner);
+    default: return invariant(e.a, inner);
+  }
+}
+
+function mapChildren(e: Expr, f: (x: Expr) => Expr): Expr {
+  switch (e.kind) {
+    case 'const': case 'var': return e;
+    case 'binary': return { ...e, a: f(e.a), b: f(e.b) };
+    case 'select': return { ...e, cond: f(e.cond), a: f(e.a), b: f(e.b) };
+    case 'load': return { ...e, index: f(e.index) };
+    default: return { ...e, a: f(e.a) };
+  }
+}
+
+function mapStmtExprs(stmts: Stmt[], f: (e: Expr) => Expr): Stmt[] {
+  return stmts.map((s): Stmt => {
+    switch (s.kind) {
+      case 'let': return { ...s, value: f(s.value) };
+      case 'local': return { ...s, init: f(s.init) };
+      case 'assign': return { ...s, value: f(s.value) };
+      case 'store': return { ...s, index: f(s.index), value: f(s.value) };
+      case 'loop': return { ...s, start: f(s.start), end: f(s.end), body: mapStmtExprs(s.body, f) };
+      case 'if': return { ...s, cond: f(s.cond), then: mapStmtExprs(s.then, f), else: mapStmtExprs(s.else, f) };
+      case 'atomic': return { ...s, index: f(s.index), value: f(s.value) };
+      default: return s;
+    }
+  });
+}
+
+function walkStmts(stmts: Stmt[], visit: (s: Stmt) => void): void {
+  for (const s of stmts) {
+    visit(s);
+    if (s.kind === 'loop') walkStmts(s.body, visit);
+    else if (s.kind === 'if') { walkStmts(s.then, visit); walkStmts(s.else, visit); }
+  }
+}
+
+/**
+ * The body a kernel of `target` finishes with: invariants hoisted on CPU targets. GPU targets keep their
+ * perfect nests of parallel loops (one iteration space), which a let between the loops would break.
+ */
+export const hoistForTarget = (target: string, body: Stmt[], fresh: (hint: string) => string): Stmt[] =>
+  target === 'cuda' ? body : hoistInvariants(body, fresh);

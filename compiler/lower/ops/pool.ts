@@ -122,7 +122,7 @@ function lowerGlobal(mode: PoolMode): OpLowering {
     const spec = mode === 'max'
       ? { acc: ce, init: lowest(ce), step: (a: Expr, y: Expr) => select(gt(y, a), y, a) }
       : mode === 'avg'
-        ? { acc: ce, init: c(ce, 0), step: add, finish: (a: Expr, cnt: Expr) => div(a, cast(ce, cnt)) }
+        ? { acc: ce, init: c(ce, 0), step: add, finish: (a: Expr, cnt: Expr) => div(a, cast(ce, cnt)), sums: true }
         : { acc: ce, init: c(ce, 0), step: (a: Expr, y: Expr) => add(a, pow(abs(y), c(ce, p))), finish: (a: Expr) => pow(a, c(ce, 1 / p)) };
     n.output(0, reduceAxes(n.L, x, mask, x.dtype, spec));
   };

@@ -9,14 +9,14 @@
 import { isFloat } from '../../../ir/dtype.ts';
 import { TesseraError } from '../../../ir/errors.ts';
 import {
-  abs, add, and, assign, c, cast, div, eq, ge, gt, if_, le, isFloatElem, let_, load, local, loop, lt, max, min, mul, ne, not, or, select,
-  store, sub, unary, v,
+  abs, add, and, assign, c, cast, div, eq, ge, gt, if_, le, isFloatElem, let_, load, local, loop, lt, max, min, mul, ne, not, or, reduceLanes,
+  select, store, sub, unary, v, type BufferRef,
 } from '../../../ir/kernel/build.ts';
 import type { Expr, KScalar, Stmt } from '../../../ir/kernel/ir.ts';
 import { intRange } from '../../../ir/kernel/build.ts';
 import { normAxis } from '../../../ir/ops/util.ts';
 import { viewAs, type KernelBuilder, type Lowering, type TensorRef } from '../context.ts';
-import { ci, dot, iadd, isub, prod, stridesOf } from '../index-math.ts';
+import { ci, dot, iadd, idiv, imul, isub, prod, stridesOf } from '../index-math.ts';
 import { computeElem, nest, to, widen } from '../loops.ts';
 import type { OpLowering } from '../node.ts';
 
@@ -40,6 +40,11 @@ export interface ReduceSpec {
   step: (acc: Expr, x: Expr) => Expr;
   /** The stored value from the accumulator and the element count (i32). */
   finish?: (acc: Expr, count: Expr) => Expr;
+  /**
+   * The step is acc + g(x) with g lane-wise and the init 0: partial sums may run in SIMD lanes and be
+   * added up at the end (the sum's order changes within float rounding, which the tolerance covers).
+   */
+  sums?: boolean;
 }
 
 /**
@@ -56,6 +61,10 @@ export function reduceAxes(L: Lowering, x: TensorRef, mask: readonly boolean[], 
   const kept = x.shape.map((d, i) => (mask[i] ? ci(1) : d));
   const reduced = x.shape.filter((_, i) => mask[i]);
   const count = L.dim(prod(reduced));
+  // A sum over trailing axes reads one contiguous run per output: 4-lane partial sums on CPU targets.
+  const firstReduced = mask.indexOf(true);
+  const lanes = !twoPass && !!spec.sums && spec.acc === 'f32' && x.dtype === 'f32' && L.target !== 'cuda' &&
+    firstReduced >= 0 && mask.every((m, i) => m === i >= firstReduced) && spec.init.kind === 'const' && Number(spec.init.value) === 0;
   const body = nest(kb, kept, (keptIdx) => {
     const at = (redIdx: Expr[]) => {
       let r = 0;
@@ -71,12 +80,16 @@ export function reduceAxes(L: Lowering, x: TensorRef, mask: readonly boolean[], 
       stmts.push(...nest(kb, reduced, (ri) => [assign(m, max(v(m, spec.acc), to(spec.acc, widen(load(src, at(ri))))))], { parallel: false }));
       shifted = v(m, spec.acc);
     }
+    if (lanes) {
+      stmts.push(...laneSum(kb, src, at(reduced.map(() => ci(0))), count, accName, spec));
+    } else {
     stmts.push(local(accName, spec.acc, spec.init));
     stmts.push(...nest(kb, reduced, (ri) => {
       let xv = to(spec.acc, widen(load(src, at(ri))));
       if (shifted) xv = unary('exp', sub(xv, shifted));
       return [assign(accName, spec.step(acc, xv))];
     }, { parallel: false }));
+    }
     let result = spec.finish ? spec.finish(acc, count) : acc;
     if (shifted) {
       const m = shifted;
@@ -89,21 +102,35 @@ export function reduceAxes(L: Lowering, x: TensorRef, mask: readonly boolean[], 
   return out;
 }
 
+/** acc = Σ g(x[base + t]) for t < count: a 4-lane accumulator over the contiguous run, then a scalar tail. */
+function laneSum(kb: KernelBuilder, src: BufferRef, base: Expr, count: Expr, accName: string, spec: ReduceSpec): Stmt[] {
+  const V4 = { elem: spec.acc, lanes: 4 } as const;
+  const vacc = kb.fresh('vacc'), j = kb.fresh('j'), t = kb.fresh('t');
+  const main = imul(idiv(count, 4), 4);
+  const acc = v(accName, spec.acc);
+  return [
+    local(vacc, V4, c(V4, 0)),
+    loop(j, 0, main, [assign(vacc, spec.step(v(vacc, V4), load(src, iadd(base, v(j)), 4)))], { kind: 'serial', step: 4 }),
+    local(accName, spec.acc, reduceLanes('add', v(vacc, V4))),
+    loop(t, main, count, [assign(accName, spec.step(acc, load(src, iadd(base, v(t)))))], { kind: 'serial' }),
+  ];
+}
+
 function specFor(kind: ReduceKind, e: KScalar): { spec: ReduceSpec; twoPass?: boolean } {
   const floatAcc = isFloat(e) ? computeElem(e) : 'f64';
   const ringAcc = isFloat(e) ? computeElem(e) : e;
   const cnt = (t: KScalar, n: Expr) => (t === 'i32' ? n : cast(t, n));
   switch (kind) {
-    case 'sum': return { spec: { acc: ringAcc, init: num(ringAcc, 0), step: add } };
+    case 'sum': return { spec: { acc: ringAcc, init: num(ringAcc, 0), step: add, sums: true } };
     case 'prod': return { spec: { acc: ringAcc, init: num(ringAcc, 1), step: mul } };
-    case 'sumsquare': return { spec: { acc: ringAcc, init: num(ringAcc, 0), step: (a, x) => add(a, mul(x, x)) } };
-    case 'l1': return { spec: { acc: ringAcc, init: num(ringAcc, 0), step: (a, x) => add(a, abs(x)) } };
+    case 'sumsquare': return { spec: { acc: ringAcc, init: num(ringAcc, 0), step: (a, x) => add(a, mul(x, x)), sums: true } };
+    case 'l1': return { spec: { acc: ringAcc, init: num(ringAcc, 0), step: (a, x) => add(a, abs(x)), sums: true } };
     case 'max': return { spec: { acc: ringAcc, init: extreme(ringAcc, true), step: max } };
     case 'min': return { spec: { acc: ringAcc, init: extreme(ringAcc, false), step: min } };
     case 'mean':
       if (big(e)) return { spec: { acc: e, init: num(e, 0), step: add, finish: (a, n) => div(a, cnt(e, n)) } };
-      return { spec: { acc: floatAcc, init: num(floatAcc, 0), step: add, finish: (a, n) => div(a, cnt(floatAcc, n)) } };
-    case 'l2': return { spec: { acc: floatAcc, init: num(floatAcc, 0), step: (a, x) => add(a, mul(x, x)), finish: (a) => unary('sqrt', a) } };
+      return { spec: { acc: floatAcc, init: num(floatAcc, 0), step: add, finish: (a, n) => div(a, cnt(floatAcc, n)), sums: true } };
+    case 'l2': return { spec: { acc: floatAcc, init: num(floatAcc, 0), step: (a, x) => add(a, mul(x, x)), finish: (a) => unary('sqrt', a), sums: true } };
     case 'logsum': return { spec: { acc: floatAcc, init: num(floatAcc, 0), step: add, finish: (a) => unary('log', a) } };
     case 'logsumexp': return { spec: { acc: floatAcc, init: num(floatAcc, 0), step: add }, twoPass: true };
   }

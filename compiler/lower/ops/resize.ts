@@ -7,13 +7,13 @@
 // weights over the tap combinations.
 import { TesseraError } from '../../../ir/errors.ts';
 import {
-  add, c, cast, div, eq, le, load, lt, max, min, mul, or, select, sub, unary, v,
+  add, c, cast, div, eq, ge, le, load, lt, max, min, mul, or, select, sub, unary, v,
 } from '../../../ir/kernel/build.ts';
 import type { Expr, KScalar, Stmt } from '../../../ir/kernel/ir.ts';
 import { assign, local, loop, store } from '../../../ir/kernel/build.ts';
 import { Tensor } from '../../../ir/tensor.ts';
 import type { KernelBuilder } from '../context.ts';
-import { ci, constOf, dot, iadd, imul, stridesOf } from '../index-math.ts';
+import { ci, constOf, dot, iadd, idiv, imod, imul, stridesOf } from '../index-math.ts';
 import { computeElem, nest, to, widen } from '../loops.ts';
 import type { NodeLowering, OpLowering } from '../node.ts';
 
@@ -187,7 +187,8 @@ const lowerResize: OpLowering = (n) => {
         },
       };
     }
-    if (sameDims(d, outShape[i]!)) return undefined;
+    // Same length is the identity except where the coordinate map shifts (x = o + 0.5 rounds up under ceil).
+    if (sameDims(d, outShape[i]!) && cfg.coord !== 'tf_half_pixel_for_nn' && cfg.coord !== 'tf_crop_and_resize') return undefined;
     if (cfg.mode === 'cubic' || cfg.coord === 'tf_crop_and_resize') {
       throw new TesseraError(`${cfg.mode === 'cubic' ? 'cubic' : 'tf_crop_and_resize'} resizing of an axis of symbolic length cannot be compiled for target ${n.L.target} yet; use --shape`);
     }
@@ -251,6 +252,21 @@ function dynamicAxis(cfg: Config, inLen: Expr, outLen: Expr, scaleConst: number 
   };
   const clampIdx = (e: Expr) => min(max(e, ci(0)), last);
   const i32 = (e: Expr) => cast({ elem: 'i32', lanes: 1 }, e);
+  if (cfg.mode === 'nearest' && scaleConst !== undefined && PERIODIC.has(cfg.coord) && Number.isInteger(scaleConst) && scaleConst >= 1 && scaleConst <= 64) {
+    // An integer upscale k: for o = q·k + r the source coordinate is q + x(r), so the index is q plus an
+    // offset per remainder, known at compile time (exact, like the reference's f64 plan; no float per element).
+    const k = scaleConst;
+    const off = Array.from({ length: k }, (_, r) => nearestIndex(sourceCoord(r, cfg, k, 2, 0, [0, 1]), cfg.nearest, k));
+    return {
+      taps: 1,
+      at(_kb, o) {
+        const rem = imod(o, k);
+        let e = iadd(idiv(o, k), off[0]!);
+        for (let r = 1; r < k; r++) if (off[r] !== off[r - 1]) e = iadd(e, select(ge(rem, ci(r)), ci(off[r]! - off[r - 1]!), ci(0)));
+        return { index: clampIdx(e) };
+      },
+    };
+  }
   if (cfg.mode === 'nearest') {
     return {
       taps: 1,
@@ -285,6 +301,9 @@ function dynamicAxis(cfg: Config, inLen: Expr, outLen: Expr, scaleConst: number 
 }
 
 const gt1 = (e: Expr) => lt(c('f32', 1), e);
+
+/** Coordinate modes where x(q·k + r) = q + x(r) for an integer scale k (pytorch_half_pixel: when resized > 1). */
+const PERIODIC = new Set<Coord>(['asymmetric', 'half_pixel', 'pytorch_half_pixel', 'tf_half_pixel_for_nn']);
 
 export const resizeLowerings: Record<string, OpLowering> = {
   Resize: lowerResize,
