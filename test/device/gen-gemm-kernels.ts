@@ -21,7 +21,7 @@ const VARIANTS: Variant[] = [
   { elem: 'f16', out: 'f16', transA: true, transB: false, tile: F[0] },
   { elem: 'f16', out: 'f16', transA: false, transB: true, tile: F[0] },
   { elem: 'f16', out: 'f16', transA: true, transB: true, tile: F[0] },
-  nn('bf16', 'bf16', F[0]), nn('bf16', 'bf16', F[2]),
+  nn('bf16', 'bf16', F[0]), nn('bf16', 'bf16', F[1]),
   { elem: 'bf16', out: 'f32', transA: false, transB: true, tile: F[0] },
   ...I.map((t) => nn('i8', 'i32', t)),
   { elem: 'i8', out: 'i32', transA: false, transB: true, tile: I[0] },

@@ -249,7 +249,7 @@ describe('gemm template: applicability', () => {
 
   it('launches one block per output tile and batch', () => {
     const e = emitGemm(gemmKernel('f16', 'f16', false, false))!;
-    expect(e.launch.block).toBe(256);
+    expect(e.launch.block).toBe(128); // the default float tile: 4 warps of 64×64
     expect(e.launch.sharedBytes).toBe(4 * (128 * 64 + 128 * 64));
     expect(e.ptx).toContain('.visible .entry gemm(');
     expect(e.ptx.match(/\.param \.u64/g)?.length).toBe(3);
