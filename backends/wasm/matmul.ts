@@ -20,7 +20,7 @@
 //   and B is not transposed, full panels read B directly instead of packing it (a packed panel would be used
 //   once).
 import type { Expr, Kernel, KType, MatmulPattern, Stmt } from '../../ir/kernel/ir.ts';
-import { add, assign, broadcast, c, div, eq, extract, if_, let_, load, local, loop, lt, mul, ne, or, store, v } from './dsl.ts';
+import { add, assign, broadcast, c, div, eq, extract, if_, let_, load, local, loop, lt, mul, ne, or, reduceLanes, store, v } from './dsl.ts';
 
 const F4: KType = { elem: 'f32', lanes: 4 };
 const F1: KType = { elem: 'f32', lanes: 1 };
@@ -127,6 +127,44 @@ export function matmulTemplate(k: Kernel): Stmt[] {
   // Full panels: packed, unless B is not transposed and there are no 4-row blocks to reuse a packed panel.
   const fullPanel: Stmt[] = p.transB ? panel(false)
     : [if_(eq(mMain, c(0)), [loop(n('i1'), 0, M, tile(1, 'd', i1, j0, 'direct', 'direct', false))], panel(false))];
+  /**
+   * GEMV-like with B transposed (M < 4, A not transposed: an LSTM/linear layer on one row): A's row and B's rows
+   * are both contiguous in k, so each output is a 4-lane dot product (4 columns at a time share the loads of A)
+   * and nothing is packed — packing would copy all of B on every run to use it once.
+   */
+  const dotRows = (): Stmt[] => {
+    const kMain = V('kMain'), jMain = V('jMain'), iD = V('iD'), jD = V('jD'), k4 = V('k4'), kt = V('kt');
+    const cols = (nc: number, tag: string, j: Expr): Stmt[] => {
+      const acc = (q: number) => n(`dacc${tag}${q}`), sum = (q: number) => n(`dsum${tag}${q}`);
+      const out: Stmt[] = [];
+      for (let q = 0; q < nc; q++) out.push(local(acc(q), F4, c(0, F4)));
+      const body: Stmt[] = [let_(n(`da${tag}`), load(p.a, F4, aAt(iD, k4)))];
+      for (let q = 0; q < nc; q++) {
+        body.push(assign(acc(q), add(mul(v(n(`da${tag}`), F4), load(p.b, F4, bAt(k4, add(j, c(q))))), v(acc(q), F4))));
+      }
+      out.push(loop(n('k4'), 0, kMain, body, { step: 4 }));
+      for (let q = 0; q < nc; q++) out.push(local(sum(q), F1, reduceLanes('add', v(acc(q), F4))));
+      const tail: Stmt[] = [let_(n(`dt${tag}`), load(p.a, F1, aAt(iD, kt)))];
+      for (let q = 0; q < nc; q++) {
+        tail.push(assign(sum(q), add(v(sum(q), F1), mul(v(n(`dt${tag}`), F1), load(p.b, F1, bAt(kt, add(j, c(q))))))));
+      }
+      out.push(loop(n('kt'), kMain, K, tail));
+      for (let q = 0; q < nc; q++) out.push(store(p.y, add(add(yOff, mul(iD, N)), add(j, c(q))), v(sum(q), F1)));
+      return out;
+    };
+    return [
+      let_(n('kMain'), mul(div(K, c(4)), c(4))),
+      let_(n('jMain'), mul(div(N, c(4)), c(4))),
+      loop(n('iD'), 0, M, [
+        loop(n('jD'), 0, jMain, cols(4, 'q', jD), { step: 4 }),
+        loop(n('jT'), jMain, N, cols(1, 't', V('jT'))),
+      ]),
+    ];
+  };
+  const panels: Stmt[] = [
+    loop(n('j0'), 0, V('nMain'), fullPanel, { step: NR }),
+    if_(lt(V('nMain'), N), [let_(n('j0'), V('nMain')), ...panel(true)]),
+  ];
   return [
     let_(n('M'), p.m), let_(n('N'), p.n), let_(n('K'), p.k), let_(n('batch'), p.batch),
     let_(n('sa'), p.aBatchStride), let_(n('sb'), p.bBatchStride),
@@ -134,10 +172,10 @@ export function matmulTemplate(k: Kernel): Stmt[] {
     let_(n('nMain'), mul(div(N, c(NR)), c(NR))),
     loop(n('b'), 0, V('batch'), [
       let_(n('aOff'), mul(b, V('sa'))), let_(n('bOff'), mul(b, V('sb'))), let_(n('yOff'), mul(b, mul(M, N))),
-      // A broadcast over the batch is packed once.
-      if_(or(eq(b, c(0)), ne(V('sa'), c(0))), [packA]),
-      loop(n('j0'), 0, V('nMain'), fullPanel, { step: NR }),
-      if_(lt(V('nMain'), N), [let_(n('j0'), V('nMain')), ...panel(true)]),
+      ...(p.transB && !p.transA
+        ? [if_(eq(mMain, c(0)), dotRows(), [if_(or(eq(b, c(0)), ne(V('sa'), c(0))), [packA]), ...panels])]
+        // A broadcast over the batch is packed once.
+        : [if_(or(eq(b, c(0)), ne(V('sa'), c(0))), [packA]), ...panels]),
     ]),
   ];
 }
