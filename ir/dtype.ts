@@ -134,6 +134,19 @@ export function bf16BitsToF32(b: number): number {
 export const roundF16 = (v: number): number => f16BitsToF32(f32ToF16Bits(v));
 export const roundBf16 = (v: number): number => bf16BitsToF32(f32ToBf16Bits(v));
 
+/**
+ * Rounds a double to f16/bf16 once. Rounding through f32 first (what roundF16 does) can land exactly on a
+ * midpoint of the narrow type that the double was not on; such ties are decided by the side the double lies.
+ */
+export function roundDoubleToNarrow(v: number, round: (x: number) => number): number {
+  const f = Math.fround(v);
+  const r = round(f);
+  if (f === v || r === f || !Number.isFinite(r)) return r;
+  const mirror = 2 * f - r; // a narrow value exactly when f is the midpoint between it and r
+  if (mirror === r || round(mirror) !== mirror) return r;
+  return v > f ? Math.max(r, mirror) : Math.min(r, mirror);
+}
+
 /** Rounds float storage in place to the precision of d (no-op for f32/f64). */
 export function roundFloatsInPlace(d: DType, data: TensorData): void {
   if (d === 'f16') { const a = data as Float32Array; for (let i = 0; i < a.length; i++) a[i] = roundF16(a[i]!); }

@@ -1,5 +1,6 @@
 // Size evaluation and the arena memory plan of a compiled program, at run time (symbolic dimensions are
 // only known then). Buffers whose live ranges do not overlap share memory; aliases share their target's.
+import { byteSize } from '../ir/dtype.ts';
 import { TesseraError } from '../ir/errors.ts';
 import type { Expr, KScalar } from '../ir/kernel/ir.ts';
 import type { ProgramBuffer } from '../ir/kernel/program.ts';
@@ -44,14 +45,7 @@ function fail(reason: string): never {
 }
 
 /** Bytes per element of a buffer in the arena (bool as one byte, f16/bf16 as their 16-bit patterns). */
-export function elemBytes(e: KScalar): number {
-  switch (e) {
-    case 'bool': case 'i8': case 'u8': return 1;
-    case 'i16': case 'u16': case 'f16': case 'bf16': return 2;
-    case 'i32': case 'u32': case 'f32': return 4;
-    case 'i64': case 'u64': case 'f64': return 8;
-  }
-}
+export const elemBytes = (e: KScalar): number => byteSize(e);
 
 export interface ArenaLayout {
   bytes: number;

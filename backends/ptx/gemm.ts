@@ -30,6 +30,7 @@
 import type { BufferParam, Expr, Kernel, KScalar, MatmulPattern } from '../../ir/kernel/ir.ts';
 import { add, and, c, div, min, mod, mul, shr, sub, v, xor } from '../../ir/kernel/build.ts';
 import { evalBinary } from '../../ir/kernel/interpret.ts';
+import { byteSize as elemBytes } from '../../ir/dtype.ts';
 
 /** A block tile: BM×BN outputs per block, WM×WN per warp, `kBytes` of K per stage, `stages` buffers. */
 export interface GemmTile {
@@ -783,10 +784,6 @@ function emitStores(
 function storeWords(asm: PtxAsm, pred: string, a: string, words: string[]): void {
   if (words.length === 1) asm.op(`@${pred} st.global.b32 [${a}], ${words[0]}`);
   else asm.op(`@${pred} st.global.v${words.length}.b32 [${a}], {${words.join(', ')}}`);
-}
-
-function elemBytes(e: KScalar): number {
-  return e === 'f32' || e === 'i32' || e === 'u32' ? 4 : e === 'i8' || e === 'u8' ? 1 : 2;
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

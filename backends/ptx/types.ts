@@ -4,7 +4,7 @@
 // a b32 register in canonical form (sign- or zero-extended to 32 bits, so 32-bit compares and shifts are
 // right), 64-bit integers in b64, f16/bf16/f32 in f32 (f16/bf16 are computed in f32 and rounded after every
 // inexact op: 24 bits ≥ 2·11 + 2, so that double rounding is innocuous for + − × ÷ √), f64 in f64.
-import { elemBits } from '../../ir/kernel/build.ts';
+import { byteSize } from '../../ir/dtype.ts';
 import type { KScalar } from '../../ir/kernel/ir.ts';
 
 export type RegClass = 'p' | 'r' | 'rd' | 'f' | 'fd' | 'h';
@@ -27,7 +27,7 @@ export const isWide = (e: KScalar) => e === 'i64' || e === 'u64';
 export const isNarrowInt = (e: KScalar) => e === 'i8' || e === 'u8' || e === 'i16' || e === 'u16';
 
 /** Bytes of one element in memory (bool as one byte, as the arena stores it). */
-export const bytesOf = (e: KScalar): number => elemBits(e) / 8;
+export const bytesOf = (e: KScalar): number => byteSize(e);
 
 /** The PTX instruction type of arithmetic on a register holding e ('s32' for i8…i32, 'f32' for f16…). */
 export function opType(e: KScalar): string {

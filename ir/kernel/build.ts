@@ -2,7 +2,7 @@
 // (`add(load(a, i), c(f32, 1))`, `loop('i', 0, n, (i) => [...])`); every constructor checks its operands
 // with the same rules the verifier applies (ir/kernel/verify.ts), so a badly typed tree fails where it is
 // built, with a message that names the operation and the types.
-import { isBigInt, isFloat, roundBf16, roundF16 } from '../dtype.ts';
+import { byteSize, isBigInt, isFloat, roundBf16, roundDoubleToNarrow, roundF16 } from '../dtype.ts';
 import { TesseraError } from '../errors.ts';
 import {
   INDEX, type AtomicOp, type BinaryOp, type BufferAccess, type BufferParam, type Expr, type Kernel, type KernelPattern, type KScalar,
@@ -20,14 +20,7 @@ export const isNumericElem = (e: KScalar): boolean => e !== 'bool';
 export const isSignedElem = (e: KScalar): boolean => e === 'i8' || e === 'i16' || e === 'i32' || e === 'i64';
 
 /** Bit width of an element (bool counts as 8: its storage; it has no bit pattern for bitcast). */
-export function elemBits(e: KScalar): number {
-  switch (e) {
-    case 'bool': case 'i8': case 'u8': return 8;
-    case 'i16': case 'u16': case 'f16': case 'bf16': return 16;
-    case 'i32': case 'u32': case 'f32': return 32;
-    case 'i64': case 'u64': case 'f64': return 64;
-  }
-}
+export const elemBits = (e: KScalar): number => 8 * byteSize(e);
 
 /** The value range of an integer element as bigints. */
 export function intRange(e: KScalar): [bigint, bigint] {
@@ -141,18 +134,6 @@ export function constCheck(t: KType, value: number | bigint): string | undefined
 
 // ---------------------------------------------------------------- float rounding
 
-/**
- * Rounds a double to f16/bf16 once. Rounding through f32 first (what roundF16 does) can land exactly on a
- * midpoint of the narrow type that the double was not on; such ties are decided by the side the double lies.
- */
-function roundDoubleToNarrow(v: number, round: (x: number) => number): number {
-  const f = Math.fround(v);
-  const r = round(f);
-  if (f === v || r === f || !Number.isFinite(r)) return r;
-  const mirror = 2 * f - r; // a narrow value exactly when f is the midpoint between it and r
-  if (mirror === r || round(mirror) !== mirror) return r;
-  return v > f ? Math.max(r, mirror) : Math.min(r, mirror);
-}
 
 /** Rounds a double to the nearest value of a float element type (ties to even). */
 export function roundToElem(e: KScalar, v: number): number {

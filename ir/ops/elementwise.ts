@@ -7,7 +7,7 @@
 // Opsets 1–6 spell broadcasting differently (`broadcast`/`axis` attributes aligning B inside A); those
 // versions are registered with their legacy attributes and meaning.
 import {
-  allocData, dtypeFromOnnx, FLOAT_DTYPES, isBigInt, isFloat, NUMERIC_DTYPES, roundBf16, roundF16, roundFloatsInPlace,
+  allocData, dtypeFromOnnx, FLOAT_DTYPES, isBigInt, isFloat, NUMERIC_DTYPES, roundBf16, roundDoubleToNarrow, roundF16, roundFloatsInPlace,
   type DType, type TensorData,
 } from '../dtype.ts';
 import { TesseraError } from '../errors.ts';
@@ -926,19 +926,6 @@ function toText(v: number | bigint, from: DType): string {
   return String(v);
 }
 
-/**
- * Rounds a double to f16/bf16 once. Going through f32 first can land exactly on a midpoint of the narrow
- * type that the double was not on; such ties are decided by the side of the midpoint the double lies on.
- */
-function roundDoubleToNarrow(v: number, round: (x: number) => number): number {
-  const f = Math.fround(v);
-  const r = round(f);
-  if (f === v || r === f || !Number.isFinite(r)) return r;
-  const mirror = 2 * f - r; // a narrow value exactly when f is the midpoint between it and r
-  if (mirror === r || round(mirror) !== mirror) return r;
-  if (v > f) return Math.max(r, mirror);
-  return Math.min(r, mirror);
-}
 
 /** v rounded to p significant bits (half to even), exactly: the result is a double that p-bit floats hold. */
 function roundBigToBits(v: bigint, p: number): number {

@@ -521,9 +521,9 @@ function gemmSchema(since: number, dtypes: readonly DType[], minInputs: number, 
 
 // ---------- sliding windows (Conv and pooling) ----------
 
-type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
+export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
 
-interface WindowSpec {
+export interface WindowSpec {
   kernel: number[];
   strides: number[];
   dilations: number[];
@@ -553,7 +553,7 @@ function readInts(attrs: AttrView, name: string, length: number, fallback: numbe
  * Reads the window attributes for D spatial axes. `kernel` comes from the weights when there are any
  * (a kernel_shape attribute must then agree); undefined when unknown (symbolic weights).
  */
-function readWindow(attrs: AttrView, D: number, kernel: (number | undefined)[] | undefined): WindowSpec & { kernelKnown: boolean } {
+export function readWindow(attrs: AttrView, D: number, kernel: (number | undefined)[] | undefined): WindowSpec & { kernelKnown: boolean } {
   const ks = attrs.ints('kernel_shape');
   let k: (number | undefined)[];
   if (ks !== undefined) {

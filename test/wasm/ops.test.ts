@@ -9,6 +9,7 @@ import { BINARY_ELEMS, BINARY_EXTENSIONS, UNARY_ELEMS, UNARY_EXTENSIONS, binaryR
 import { allocBuffer, interpretKernel, type BufferData } from '../../ir/kernel/interpret.ts';
 import { WasmExecutor, sequentialPlan } from '../../runtime/wasm/executor.ts';
 import type { BinaryOp, Expr, Kernel, KScalar, KType, UnaryOp } from '../../ir/kernel/ir.ts';
+import { erfRef } from '../util/erf-ref.ts';
 
 type V = number | bigint;
 const RUNS = Number(process.env.WASM_OP_RUNS ?? 12);
@@ -213,22 +214,6 @@ const JS_MATH: Record<string, (x: number) => number> = {
   acos: Math.acos, atan: Math.atan, sinh: Math.sinh, cosh: Math.cosh, asinh: Math.asinh, acosh: Math.acosh,
   atanh: Math.atanh, erf: erfRef,
 };
-/** erf in double precision: its Taylor series below 2.5, the continued fraction for erfc above. */
-export function erfRef(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  const a = Math.abs(x);
-  let r: number;
-  if (a < 2.5) {
-    let term = a, sum = a;
-    for (let n = 1; n < 200; n++) { term *= (-a * a) / n; const t = term / (2 * n + 1); sum += t; if (Math.abs(t) < 1e-18 * Math.abs(sum)) break; }
-    r = (2 / Math.sqrt(Math.PI)) * sum;
-  } else if (a < 30) {
-    let f = a;
-    for (let k = 400; k >= 1; k--) f = a + k / 2 / f;
-    r = 1 - Math.exp(-a * a) / (Math.sqrt(Math.PI) * f);
-  } else r = 1;
-  return x < 0 ? -r : r;
-}
 
 function refUnary(op: UnaryOp, e: KScalar, a: V, out: KScalar): [V, boolean] {
   if (op === 'isnan') return [isF(e) && Number.isNaN(a as number) ? 1 : 0, true];

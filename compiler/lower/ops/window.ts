@@ -5,43 +5,18 @@
 import { TesseraError } from '../../../ir/errors.ts';
 import { ge } from '../../../ir/kernel/build.ts';
 import type { Expr } from '../../../ir/kernel/ir.ts';
+import { readWindow as readWindowSpec, type WindowSpec } from '../../../ir/ops/nn.ts';
 import type { AttrView } from '../../../ir/registry.ts';
 import type { Lowering } from '../context.ts';
-import { ci, iadd, iceildiv, idiv, imax, imin, imul, iselect, isub } from '../index-math.ts';
-import { ifloordiv } from '../index-math.ts';
+import { ci, iadd, iceildiv, idiv, ifloordiv, imax, imin, imul, iselect, isub } from '../index-math.ts';
 
-export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
+export type { AutoPad } from '../../../ir/ops/nn.ts';
+export type WindowAttrs = WindowSpec;
 
-export interface WindowAttrs {
-  kernel: number[];
-  strides: number[];
-  dilations: number[];
-  autoPad: AutoPad;
-  pads: number[];
-  ceilMode: boolean;
-}
-
-function ints(attrs: AttrView, name: string, length: number, fallback: number): number[] {
-  const v = attrs.ints(name);
-  if (v === undefined) return new Array<number>(length).fill(fallback);
-  if (v.length !== length) throw new TesseraError(`${name} has ${v.length} values, expected ${length}`);
-  return [...v];
-}
-
+/** The window attributes, read and validated as the op registry's shape inference reads them. */
 export function readWindow(attrs: AttrView, D: number, kernel?: number[]): WindowAttrs {
-  const ks = attrs.ints('kernel_shape') ?? kernel;
-  if (!ks) throw new TesseraError('kernel_shape is required');
-  if (ks.length !== D) throw new TesseraError(`kernel_shape has ${ks.length} values, expected ${D}`);
-  const autoPad = attrs.string('auto_pad', 'NOTSET') as AutoPad;
-  if (!['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'].includes(autoPad)) throw new TesseraError(`unknown auto_pad '${autoPad}'`);
-  return {
-    kernel: [...ks],
-    strides: ints(attrs, 'strides', D, 1),
-    dilations: ints(attrs, 'dilations', D, 1),
-    autoPad,
-    pads: ints(attrs, 'pads', 2 * D, 0),
-    ceilMode: attrs.int('ceil_mode', 0) !== 0,
-  };
+  const { kernelKnown: _, ...w } = readWindowSpec(attrs, D, kernel);
+  return w;
 }
 
 export interface WindowAxis { out: Expr; pb: Expr; pe: Expr }
