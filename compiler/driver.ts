@@ -14,10 +14,11 @@ import { specializer } from './lower/specialize.ts';
 import { compileModel } from './compile.ts';
 import { Session } from '../runtime/session.ts';
 import { cudaDriver } from '../runtime/cuda/driver.ts';
+import { defaultDevice } from '../runtime/webgpu/device.ts';
 import type { Tensor } from '../ir/tensor.ts';
 
 /** 'kernel': lower to the kernel IR and execute the Program with the kernel-IR interpreter (the null device). */
-export const BACKENDS = ['reference', 'kernel', 'wasm', 'cuda'] as const;
+export const BACKENDS = ['reference', 'kernel', 'wasm', 'webgpu', 'cuda'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export function checkBackend(name: string): BackendName {
@@ -64,7 +65,7 @@ export function prepare(model: Model, backend: BackendName, opts: RunnerOptions 
     case 'kernel': {
       return kernelRunner(model, { shapes: opts.shapes, deadlineMs: opts.deadlineMs });
     }
-    case 'wasm': case 'cuda':
+    case 'wasm': case 'webgpu': case 'cuda':
       throw new TesseraError(`backend '${backend}' compiles and loads asynchronously: use prepareAsync`);
   }
 }
@@ -80,12 +81,14 @@ export interface AsyncRunner {
  * pack the artifact — and run in the runtime's Session exactly as a loaded artifact would.
  */
 export async function prepareAsync(model: Model, backend: BackendName, opts: RunnerOptions = {}): Promise<AsyncRunner> {
-  if (backend !== 'wasm' && backend !== 'cuda') {
+  if (backend !== 'wasm' && backend !== 'webgpu' && backend !== 'cuda') {
     const r = prepare(model, backend, opts);
     return { run: async (feeds) => r.run(feeds) };
   }
   // Without a CUDA driver every compile would be wasted: say so before compiling.
   if (backend === 'cuda') await cudaDriver();
+  // Likewise without a WebGPU adapter (one device per process, shared by every session).
+  if (backend === 'webgpu') await defaultDevice();
   const compile = async (shapes: Map<string, number[]> | undefined, values: Map<string, Tensor> | undefined) =>
     Session.create((await compileModel(model, { target: backend, shapes, values })).files, { backend });
   const tensors = (feeds: Record<string, RuntimeValue>) => {

@@ -8,7 +8,7 @@ import { reproDir, writeRepro } from './fuzz/repro.ts';
 import { DEFAULT_OPSETS, fuzz, type FuzzResult } from './fuzz/runner.ts';
 import { fuzzTarget, type FuzzTarget } from './fuzz/targets.ts';
 
-export const FUZZ_USAGE = `  tessera fuzz [--backend onnxruntime|kernel|wasm|cuda[,...]] [--runs N] [--seed S] [--ops Add,Conv,...] [--out DIR]
+export const FUZZ_USAGE = `  tessera fuzz [--backend onnxruntime|kernel|wasm|webgpu|cuda[,...]] [--runs N] [--seed S] [--ops Add,Conv,...] [--out DIR]
                [--max-nodes N] [--opsets 17,13,18] [--replay PATH]
 
   fuzz generates random valid graphs (ops, dtypes, broadcast shapes with 0/1/odd dims, edge values, attributes),

@@ -62,11 +62,15 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
  * overlap any already-placed buffer whose live range intersects theirs. Only temps have live ranges;
  * inputs, weights and outputs live for the whole run. Aliases take their target's place.
  */
-export function planArena(buffers: readonly ProgramBuffer[], symbols: Record<string, number>, dispatchCount: number): ArenaLayout {
+export function planArena(
+  buffers: readonly ProgramBuffer[], symbols: Record<string, number>, dispatchCount: number,
+  /** Bytes per element in this executor's memory (WebGPU widens elements to 32-bit words). */
+  elemSize: (e: KScalar) => number = elemBytes,
+): ArenaLayout {
   const sized = buffers.filter((b) => b.aliasOf === undefined).map((b) => {
     const n = evalSize(b.size, symbols);
     if (!Number.isSafeInteger(n) || n < 0) fail(`buffer '${b.name}' has invalid size ${n}`);
-    const byteLength = n * elemBytes(b.elem);
+    const byteLength = n * elemSize(b.elem);
     // Only temps may share memory: inputs, weights and outputs must survive the whole run.
     const live: [number, number] = b.kind === 'temp' && b.live ? b.live : [0, dispatchCount];
     return { b, byteLength, live };
@@ -99,7 +103,7 @@ export function planArena(buffers: readonly ProgramBuffer[], symbols: Record<str
     }
     const target = t && out[t.name];
     if (!target) fail(`buffer '${b.name}' aliases unknown buffer '${b.aliasOf}'`);
-    const byteLength = evalSize(b.size, symbols) * elemBytes(b.elem);
+    const byteLength = evalSize(b.size, symbols) * elemSize(b.elem);
     if (byteLength > target.byteLength) fail(`alias '${b.name}' (${byteLength} bytes) is larger than '${t!.name}' (${target.byteLength})`);
     out[b.name] = { byteOffset: target.byteOffset, byteLength };
   }

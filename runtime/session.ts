@@ -8,17 +8,38 @@ import {
   bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, type DType,
 } from '../ir/dtype.ts';
 import { TesseraError } from '../ir/errors.ts';
+import type { Expr } from '../ir/kernel/ir.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { loadArtifact, specializedTensor, type ArtifactFiles, type LoadedArtifact } from './artifact.ts';
 import { evalSize, planArena, type ArenaLayout } from './plan.ts';
 import { WasmExecutor, type KernelCall } from './wasm/executor.ts';
 
-export type SessionBackend = 'wasm' | 'cuda';
+export type SessionBackend = 'wasm' | 'cuda' | 'webgpu';
+export const SESSION_BACKENDS: readonly SessionBackend[] = ['wasm', 'webgpu', 'cuda'];
 
 export interface SessionOptions {
   backend: SessionBackend;
   /** WASM: 'auto' picks relaxed SIMD when the engine supports it correctly. */
   wasmVariant?: 'auto' | 'simd' | 'relaxed';
+  /** WebGPU: the device to run on (default: navigator.gpu's in browsers, dawn.node's in Node). */
+  device?: GPUDevice;
+}
+
+export interface IoSignature {
+  name: string;
+  dtype: DType;
+  shape: (number | string)[];
+}
+
+export interface RunOptions {
+  /** Outputs to compute and read back (default: every output). */
+  outputs?: string[];
+  /**
+   * State kept in the executor's memory between runs: output name → input name. After the kernels run,
+   * each such output is copied into that input's buffer (on the device for webgpu; no host round trip), and
+   * a later run may omit the input to use it. A carried input that was never fed nor carried holds zeros.
+   */
+  carry?: Record<string, string>;
 }
 
 /** Reads an artifact folder in Node (browsers pass the files or a base URL instead). */
@@ -96,12 +117,26 @@ function checkSpecialized(name: string, want: Tensor, got: Tensor): void {
     `recompile with --value ${name}=… to run other values (or omit this input)`);
 }
 
-/** What a session needs of an executor (WasmExecutor, and CudaExecutor loaded on demand). */
+/** What a session needs of an executor (WasmExecutor, and CudaExecutor / WebGpuExecutor loaded on demand). */
 interface ArenaExecutor {
   write(name: string, data: ArrayBufferView): void;
-  bytes(name: string): Uint8Array;
-  run(steps: KernelCall[]): void;
+  /** Runs the dispatches, then copies each [from, to] buffer, then returns copies of the `read` buffers. */
+  execute(steps: KernelCall[], read: readonly string[], copies: readonly (readonly [string, string])[]): Uint8Array[] | Promise<Uint8Array[]>;
   dispose?(): void;
+}
+
+/** The CPU-side executors run, copy and read synchronously. */
+function syncExecutor(ex: { write(n: string, d: ArrayBufferView): void; bytes(n: string): Uint8Array; run(s: KernelCall[]): void; dispose?(): void }): ArenaExecutor {
+  return {
+    write: (n, d) => ex.write(n, d),
+    execute(steps, read, copies) {
+      ex.run(steps);
+      // Through a host copy (wasm: within its memory; cuda: a device round trip, fine for small state).
+      for (const [from, to] of copies) ex.write(to, ex.bytes(from).slice());
+      return read.map((n) => ex.bytes(n).slice());
+    },
+    dispose: () => ex.dispose?.(),
+  };
 }
 
 interface ShapeInstance {
@@ -109,7 +144,26 @@ interface ShapeInstance {
   executor: ArenaExecutor;
   /** The dispatches with this binding's sizes (the same array every run, so an executor may keep what it derived). */
   calls?: KernelCall[];
+  /** The state copies of the last run (the same array while they do not change). */
+  copies?: { key: string; list: readonly (readonly [string, string])[] };
 }
+
+/** The WGSL module of every kernel, from the artifact's 'wgsl' code file (a JSON object: kernel name → text). */
+function wgslKernels(a: LoadedArtifact): Record<string, string> {
+  let table: unknown;
+  try { table = JSON.parse(new TextDecoder().decode(a.code.wgsl)); } catch (e) {
+    throw new TesseraError(`invalid artifact: the WGSL code file is not JSON (${(e as Error).message})`);
+  }
+  if (typeof table !== 'object' || table === null) throw new TesseraError('invalid artifact: the WGSL code file is not an object');
+  const t = table as Record<string, unknown>;
+  for (const k of a.manifest.kernels) {
+    if (typeof t[k.name] !== 'string') throw new TesseraError(`invalid artifact: no WGSL for kernel '${k.name}'`);
+    if (!k.launch) throw new TesseraError(`invalid artifact: kernel '${k.name}' has no launch record`);
+  }
+  return t as Record<string, string>;
+}
+
+const fail = (reason: string): never => { throw new TesseraError(reason); };
 
 export class Session {
   /** One executor per distinct binding of the symbolic dimensions (each with its own arena plan). */
@@ -118,14 +172,17 @@ export class Session {
   /** Inputs compiled as constants (`--value`), by name: a feed may omit them, or must equal them. */
   private readonly specialized: Map<string, Tensor>;
 
+  /** The executor of the last run and its symbol binding (what readInputs reads). */
+  private last?: { inst: ShapeInstance; symbols: Record<string, number> };
+
   private constructor(private readonly artifact: LoadedArtifact, private readonly options: SessionOptions) {
     this.specialized = new Map((artifact.manifest.specialized ?? []).map((s) => [s.name, specializedTensor(s)]));
   }
 
   /** Loads and validates an artifact: a folder path (Node), a base URL (browsers), or its files. */
   static async create(source: string | ArtifactFiles, options: SessionOptions): Promise<Session> {
-    if (options.backend !== 'wasm' && options.backend !== 'cuda') {
-      throw new TesseraError(`backend '${String(options.backend)}' is not available in the runtime yet (available: wasm, cuda)`);
+    if (!SESSION_BACKENDS.includes(options.backend)) {
+      throw new TesseraError(`unknown backend '${String(options.backend)}' (available: ${SESSION_BACKENDS.join(', ')})`);
     }
     let files: ArtifactFiles;
     if (typeof source === 'string') {
@@ -142,6 +199,11 @@ export class Session {
       // Load the driver now, so a machine without one fails at create, not at the first run.
       await (await import('./cuda/driver.ts')).cudaDriver();
     }
+    if (options.backend === 'webgpu') {
+      if (!artifact.code.wgsl) throw new TesseraError("invalid artifact: no 'wgsl' code");
+      wgslKernels(artifact); // validates the shader table now, not at the first run
+      options = { ...options, device: options.device ?? await (await import('./webgpu/device.ts')).defaultDevice() };
+    }
     return new Session(artifact, options);
   }
 
@@ -150,9 +212,15 @@ export class Session {
   /** The inputs whose values were fixed at compile time, with those values. */
   get specializedInputs(): ReadonlyMap<string, Tensor> { return this.specialized; }
   get outputNames(): string[] { return this.artifact.manifest.outputs.map((o) => o.name); }
+  /** The dtype and shape of every compiled input and output (a symbolic dimension shows as its name). */
+  get signature(): { inputs: IoSignature[]; outputs: IoSignature[] } {
+    const sig = (io: { name: string; dtype: DType; shape: Expr[] }): IoSignature =>
+      ({ name: io.name, dtype: io.dtype, shape: io.shape.map((d) => (d.kind === 'const' ? Number(d.value) : d.kind === 'var' ? d.name : '?')) });
+    return { inputs: this.artifact.manifest.inputs.map(sig), outputs: this.artifact.manifest.outputs.map(sig) };
+  }
 
   /** Binds symbols from the feeds' shapes, checking names, dtypes, ranks and static dimensions. */
-  private bind(feeds: Record<string, Tensor>): Record<string, number> {
+  private bind(feeds: Record<string, Tensor>, carried: ReadonlySet<string> = new Set()): Record<string, number> {
     const m = this.artifact.manifest;
     for (const name of Object.keys(feeds)) {
       const fixed = this.specialized.get(name);
@@ -162,6 +230,7 @@ export class Session {
     const symbols: Record<string, number> = {};
     for (const s of m.symbols) {
       const t = feeds[s.from.input];
+      if (!t && carried.has(s.from.input)) continue;
       if (!t) throw new TesseraError(`input '${s.from.input}' is missing`);
       const d = t.shape[s.from.axis];
       if (d === undefined) throw new TesseraError(`input '${s.from.input}' has rank ${t.rank}, too small for dimension ${s.from.axis}`);
@@ -172,6 +241,7 @@ export class Session {
     }
     for (const io of m.inputs) {
       const t = feeds[io.name];
+      if (!t && carried.has(io.name)) continue;
       if (!t) throw new TesseraError(`input '${io.name}' is missing`);
       if (!(t instanceof Tensor) && (t as { kind?: string }).kind !== 'tensor') throw new TesseraError(`input '${io.name}' must be a Tensor`);
       if (t.dtype !== io.dtype) throw new TesseraError(`input '${io.name}' must have dtype ${io.dtype}, got ${t.dtype}`);
@@ -188,11 +258,22 @@ export class Session {
     let inst = this.instances.get(key);
     if (inst) return inst;
     const m = this.artifact.manifest;
-    const layout = planArena(m.buffers, symbols, m.dispatches.length);
-    const executor: ArenaExecutor = this.options.backend === 'cuda'
-      ? await (await import('./cuda/executor.ts')).CudaExecutor.create(this.artifact.code.ptx!, layout, m.kernels)
-      : await WasmExecutor.create({ simd: this.artifact.code.simd!, relaxed: this.artifact.code['relaxed-simd'] },
-        layout, { variant: this.options.wasmVariant ?? 'auto' });
+    let layout: ArenaLayout;
+    let executor: ArenaExecutor;
+    if (this.options.backend === 'webgpu') {
+      const { WebGpuExecutor } = await import('./webgpu/executor.ts');
+      const { webgpuElemBytes } = await import('./webgpu/layout.ts');
+      layout = planArena(m.buffers, symbols, m.dispatches.length, webgpuElemBytes);
+      const code = wgslKernels(this.artifact);
+      const elems = Object.fromEntries(m.buffers.map((b) => [b.name, b.elem]));
+      executor = await WebGpuExecutor.create(this.options.device!, m.kernels.map((sig) => ({ sig, wgsl: code[sig.name]! })), layout, elems);
+    } else {
+      layout = planArena(m.buffers, symbols, m.dispatches.length);
+      executor = syncExecutor(this.options.backend === 'cuda'
+        ? await (await import('./cuda/executor.ts')).CudaExecutor.create(this.artifact.code.ptx!, layout, m.kernels)
+        : await WasmExecutor.create({ simd: this.artifact.code.simd!, relaxed: this.artifact.code['relaxed-simd'] },
+          layout, { variant: this.options.wasmVariant ?? 'auto' }));
+    }
     for (const b of m.buffers) {
       if (!b.weight) continue;
       executor.write(b.name, this.artifact.weights.subarray(b.weight.offset, b.weight.offset + b.weight.byteLength));
@@ -208,22 +289,47 @@ export class Session {
     return { arenaBytes: layout.bytes, peakLiveBytes: layout.peakLiveBytes };
   }
 
-  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    const symbols = this.bind(feeds);
-    const inst = await this.instanceFor(symbols);
-    const { executor } = inst;
+  async run(feeds: Record<string, Tensor>, opts: RunOptions = {}): Promise<Record<string, Tensor>> {
     const m = this.artifact.manifest;
-    for (const io of m.inputs) executor.write(io.buffer, toArenaBytes(feeds[io.name]!));
+    const byName = <T extends { name: string }>(list: T[], name: string, what: string): T =>
+      list.find((x) => x.name === name) ?? fail(`unknown ${what} '${name}' (the model's ${what}s are ${list.map((x) => x.name).join(', ')})`);
+    const wanted = (opts.outputs ?? m.outputs.map((o) => o.name)).map((n) => byName(m.outputs, n, 'output'));
+    const copies = Object.entries(opts.carry ?? {}).map(([o, i]) => [byName(m.outputs, o, 'output').buffer, byName(m.inputs, i, 'input').buffer] as const);
+    const carried = new Set(Object.values(opts.carry ?? {}));
+    const symbols = this.bind(feeds, carried);
+    const inst = await this.instanceFor(symbols);
+    this.last = { inst, symbols };
+    const { executor } = inst;
+    for (const io of m.inputs) if (feeds[io.name]) executor.write(io.buffer, toArenaBytes(feeds[io.name]!));
     const kernels = new Map(m.kernels.map((k) => [k.name, k]));
     inst.calls ??= m.dispatches.map((d) => {
       const k = kernels.get(d.kernel)!;
       return { kernel: d.kernel, buffers: k.buffers.map((p) => d.buffers[p]!), sizes: k.sizes.map((s) => evalSize(d.sizes[s]!, symbols)) };
     });
-    executor.run(inst.calls);
+    const key = JSON.stringify(copies);
+    if (inst.copies?.key !== key) inst.copies = { key, list: copies };
+    const bytes = await executor.execute(inst.calls, wanted.map((io) => io.buffer), inst.copies.list);
     const out: Record<string, Tensor> = {};
-    for (const io of m.outputs) {
-      out[io.name] = fromArenaBytes(io.dtype, io.shape.map((d) => evalSize(d, symbols)), executor.bytes(io.buffer));
+    wanted.forEach((io, i) => { out[io.name] = fromArenaBytes(io.dtype, io.shape.map((d) => evalSize(d, symbols)), bytes[i]!); });
+    return out;
+  }
+
+  /**
+   * The inputs as the executor holds them now — state carried by `run`'s `carry`, or the last feed — read
+   * without running anything: what the next run uses when it omits them. Reads the executor of the last
+   * run (before any run, that of a model without symbolic dimensions, whose inputs hold zeros).
+   */
+  async readInputs(names: readonly string[]): Promise<Record<string, Tensor>> {
+    const m = this.artifact.manifest;
+    const ios = names.map((n) => m.inputs.find((i) => i.name === n)
+      ?? fail(`unknown input '${n}' (the model's inputs are ${m.inputs.map((i) => i.name).join(', ')})`));
+    if (!this.last && m.symbols.length > 0) {
+      fail(`no run yet: the symbolic dimensions ${m.symbols.map((s) => s.name).join(', ')} are bound by the first run`);
     }
+    const { inst, symbols } = this.last ?? { inst: await this.instanceFor({}), symbols: {} };
+    const bytes = await inst.executor.execute([], ios.map((io) => io.buffer), []);
+    const out: Record<string, Tensor> = {};
+    ios.forEach((io, i) => { out[io.name] = fromArenaBytes(io.dtype, io.shape.map((d) => evalSize(d, symbols)), bytes[i]!); });
     return out;
   }
 
@@ -231,5 +337,6 @@ export class Session {
   dispose(): void {
     for (const inst of this.instances.values()) inst.executor.dispose?.();
     this.instances.clear();
+    this.last = undefined;
   }
 }

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# WebGPU in Node: dawn.node over SwiftShader (unpacked by setup into .data/swiftshader).
+source scripts/webgpu-env.sh
 for b in test/bench/*.bench.ts; do
   echo "== $b"
   node --import tsx "$b"

@@ -20,6 +20,24 @@ if [ ! -d "$DATA/node" ]; then
   if [ -d "$DATA/node" ]; then echo "fetch-data: libonnx-testdata unpacked to $DATA"
   else echo "fetch-data: SKIPPED libonnx-testdata (apt-get download failed: no Debian package lists or no network); conformance suites will be skipped"; fi
 fi
+# SwiftShader (a Vulkan driver on the CPU) for dawn.node, the WebGPU implementation tests run on: Debian's
+# chromium-common ships it with its own libvulkan.so.1 (scripts/webgpu-env.sh points the loader at it).
+SWS=.data/swiftshader/usr/lib/chromium
+if [ ! -f "$SWS/vk_swiftshader_icd.json" ]; then
+  (
+    cd .data
+    if ! ls chromium-common_*.deb >/dev/null 2>&1; then
+      apt-get download chromium-common >/dev/null 2>&1 || {
+        if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null 2>&1; apt-get download chromium-common >/dev/null 2>&1; fi
+      }
+    fi
+    if ls chromium-common_*.deb >/dev/null 2>&1; then
+      dpkg-deb -x chromium-common_*.deb swiftshader && rm -f chromium-common_*.deb
+    fi
+  )
+  if [ -f "$SWS/vk_swiftshader_icd.json" ]; then echo "fetch-data: SwiftShader (from chromium-common) unpacked to $SWS"
+  else echo "fetch-data: SKIPPED SwiftShader (apt-get download chromium-common failed); WebGPU tests will be skipped"; fi
+fi
 MODELS=.data/models
 mkdir -p "$MODELS"
 fetch_pkg() { # name@version dir

@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# WebGPU in Node: dawn.node over SwiftShader (unpacked by setup into .data/swiftshader).
+source scripts/webgpu-env.sh
 DATA=.data/onnx/usr/share/libonnx-testdata/data
 mkdir -p .tmp/test-logs
 rm -f .tmp/test-logs/*.rc

@@ -249,9 +249,12 @@ function walkStmts(stmts: Stmt[], visit: (s: Stmt) => void): void {
   }
 }
 
+/** GPU targets run one thread per output point: they get no CPU-style hoisting, lanes or whole-row iterations. */
+export const isGpuTarget = (target: string): boolean => target === 'cuda' || target === 'webgpu';
+
 /**
  * The body a kernel of `target` finishes with: invariants hoisted on CPU targets. GPU targets keep their
  * perfect nests of parallel loops (one iteration space), which a let between the loops would break.
  */
 export const hoistForTarget = (target: string, body: Stmt[], fresh: (hint: string) => string): Stmt[] =>
-  target === 'cuda' ? body : hoistInvariants(body, fresh);
+  isGpuTarget(target) ? body : hoistInvariants(body, fresh);

@@ -12,7 +12,7 @@ import { exprsEqual } from '../../ir/kernel/equal.ts';
 import type { Expr, KScalar, KType, LoopKind, Stmt } from '../../ir/kernel/ir.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import type { KernelBuilder, Lowering, TensorRef } from './context.ts';
-import { ci, constOf, dot, idiv, imax, imul, isConst, stridesOf } from './index-math.ts';
+import { ci, constOf, dot, idiv, imax, imul, isConst, isGpuTarget, stridesOf } from './index-math.ts';
 
 // ---------------------------------------------------------------- types and values
 
@@ -173,7 +173,7 @@ export function emitMap(L: Lowering, inputs: readonly TensorRef[], outElem: KSca
   // On the GPU a nest of parallel loops is one iteration space only when it is perfect: a 4-lane loop with a
   // scalar tail inside the outer loops would leave each row to one thread, so rows that need a tail are scalar.
   const rowTail = !outerExtents.every((e) => isConst(e, 1)) && !(constOf(last.extent) !== undefined && constOf(last.extent)! % 4 === 0);
-  const lanes = lanesOk && !(L.target === 'cuda' && rowTail);
+  const lanes = lanesOk && !(isGpuTarget(L.target) && rowTail);
   const body = nest(kb, outerExtents, (outerIdx) => {
     const v = kb.fresh('j');
     const j: Expr = { kind: 'var', type: { elem: 'i32', lanes: 1 }, name: v };

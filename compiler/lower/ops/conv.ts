@@ -20,11 +20,15 @@ const constDims = (w: TensorRef, what: string): number[] => w.shape.slice(2).map
   return Number(d.value);
 });
 
+const group1 = (n: NodeLowering): boolean => n.attrs.int('group', 1) === 1;
+
 const lowerConv: OpLowering = (n) => {
   const x = n.input(0), w = n.input(1), b = n.optInput(2);
   // On a GPU the direct form is already one thread per output (its nest is parallel over every output dim),
   // while the CPU forms put a whole channel or row in one iteration: they serve the WASM target.
   if (n.L.target === 'cuda') { n.output(0, conv(n, x, w, b)); return; }
+  // WebGPU: im2col (one row per thread) + the tiled matmul template, or the direct form (depthwise, grouped).
+  if (n.L.target === 'webgpu') { n.output(0, (group1(n) ? convAsMatmul(n, x, w, b) : undefined) ?? conv(n, x, w, b)); return; }
   n.output(0, depthwise2d(n, x, w, b) ?? convAsMatmul(n, x, w, b) ?? conv(n, x, w, b));
 };
 

@@ -16,7 +16,7 @@ import type { Expr, KScalar, Stmt } from '../../../ir/kernel/ir.ts';
 import { intRange } from '../../../ir/kernel/build.ts';
 import { normAxis } from '../../../ir/ops/util.ts';
 import { viewAs, type KernelBuilder, type Lowering, type TensorRef } from '../context.ts';
-import { ci, dot, iadd, idiv, imul, isub, prod, stridesOf } from '../index-math.ts';
+import { ci, dot, iadd, idiv, imul, isGpuTarget, isub, prod, stridesOf } from '../index-math.ts';
 import { computeElem, nest, to, widen } from '../loops.ts';
 import type { OpLowering } from '../node.ts';
 
@@ -63,7 +63,7 @@ export function reduceAxes(L: Lowering, x: TensorRef, mask: readonly boolean[], 
   const count = L.dim(prod(reduced));
   // A sum over trailing axes reads one contiguous run per output: 4-lane partial sums on CPU targets.
   const firstReduced = mask.indexOf(true);
-  const lanes = !twoPass && !!spec.sums && spec.acc === 'f32' && x.dtype === 'f32' && L.target !== 'cuda' &&
+  const lanes = !twoPass && !!spec.sums && spec.acc === 'f32' && x.dtype === 'f32' && !isGpuTarget(L.target) &&
     firstReduced >= 0 && mask.every((m, i) => m === i >= firstReduced) && spec.init.kind === 'const' && Number(spec.init.value) === 0;
   const body = nest(kb, kept, (keptIdx) => {
     const at = (redIdx: Expr[]) => {
