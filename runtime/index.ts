@@ -1,5 +1,6 @@
 // The runtime's public surface (package export `tessera/runtime`). It never imports the compiler.
 export { ReferenceInterpreter, validateFeeds, type ReferenceOptions } from './reference.ts';
+export { Session, SESSION_BACKENDS, type SessionBackend, type SessionOptions } from './session.ts';
 export { Tensor, type RuntimeValue, type SequenceValue, type OptionalValue } from '../ir/tensor.ts';
 export { TesseraError } from '../ir/errors.ts';
 export {

@@ -13,3 +13,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 bash scripts/fetch-data.sh
+bash scripts/setup-browser.sh
