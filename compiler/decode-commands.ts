@@ -6,6 +6,8 @@ import { TesseraError } from '../ir/errors.ts';
 import type { Model } from '../ir/graph.ts';
 import { DecodeSession } from '../runtime/decode.ts';
 import { Tokenizer } from '../runtime/tokenizer.ts';
+import './decode-compiled.ts'; // registers the compiled targets as decode backends
+import { TARGETS } from './compile.ts';
 import { loadModel } from './driver.ts';
 import { importLlama2cFile } from './llama2c.ts';
 import { exportOnnxFile } from './onnx/export.ts';
@@ -13,12 +15,14 @@ import { exportOnnxFile } from './onnx/export.ts';
 export const DECODE_USAGE = `  tessera export MODEL.onnx|MODEL.tir --onnx OUT.onnx
   tessera export --llama2c CKPT.bin --onnx OUT.onnx
   tessera generate --llama2c CKPT.bin | --model DECODER.onnx  --tokenizer TOK.bin [--steps N]
-                   [--backend reference] [--prompt TEXT] [--temperature T] [--top-p P] [--seed S]
+                   [--backend reference|${TARGETS.join('|')}] [--prompt TEXT]
+                   [--temperature T] [--top-p P] [--seed S]
 
   export writes any model as ONNX; --llama2c imports a llama2.c checkpoint (run.c's format) as a decoder
   step graph (inputs token, position, past_key_L/past_value_L; outputs logits, present_key_L/
   present_value_L) that onnxruntime runs. generate decodes with the KV cache kept by the backend and
-  prints the text (tokens/s on stderr); --model takes a decoder written by export. Defaults: 256 steps,
+  prints the text (tokens/s on stderr); a compiled backend compiles the step graph first and keeps the
+  cache in its memory. --model takes a decoder written by export. Defaults: 256 steps, backend reference,
   temperature 0 (greedy), top-p 0.9 when sampling, seed 0.`;
 
 function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>) {
@@ -80,7 +84,9 @@ export async function generateCommand(args: string[]): Promise<number> {
       throw new TesseraError(`the model's vocabulary has ${spec.vocabSize} tokens but the tokenizer ${tokPath} has ${tokenizer.vocabSize}: they do not belong together`, { file: modelPath });
     }
   }
+  const t0 = performance.now();
   const session = await DecodeSession.create(model, { backend: values.backend as string });
+  if (session.backend !== 'reference') console.error(`compiled the step graph for ${session.backend} in ${(performance.now() - t0).toFixed(0)} ms`);
   const prompt = tokenizer.encode(values.prompt as string);
   const print = tokenizer.streamDecoder(prompt[0]!);
   const result = await session.generate({

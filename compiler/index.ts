@@ -4,6 +4,8 @@ export { importOnnx, importOnnxFile } from './onnx/import.ts';
 export { exportOnnx, exportOnnxFile, modelToProto, type ExportOptions } from './onnx/export.ts';
 export { importLlama2c, importLlama2cFile, readLlama2cCheckpoint, buildDecoderModel, type Llama2cConfig, type Llama2cCheckpoint } from './llama2c.ts';
 export { getDecoderSpec, setDecoderSpec, DECODER_METADATA_KEY, type DecoderSpec } from '../ir/decoder.ts';
+// Registers the compiled targets as decode backends (DecodeSession.create(model, { backend: 'wasm' })).
+export { compiledDecodeExecutor } from './decode-compiled.ts';
 export { tensorFromProto, tensorToProto, decodeValueProto } from './onnx/tensor-proto.ts';
 export { readNpy, writeNpy } from './npy.ts';
 export { compareValues, compareTensors, ONNX_TOLERANCE } from './compare.ts';

@@ -9,15 +9,21 @@
 // (ir/decoder.ts, stored in the model's metadata), so an exported and re-imported ONNX decoder works too.
 //
 // Backends plug in as DecodeExecutors: an executor holds the cache in its own memory between steps (the
-// reference executor keeps the cache tensors and feeds them back; a GPU executor keeps device buffers)
-// and hands back nothing but the logits. Only 'reference' exists today.
+// reference executor keeps the cache tensors and feeds them back; the compiled backends keep them in the
+// wasm memory / WebGPU arena / CUDA memory, see runtime/compiled-decode.ts) and hands back nothing but the
+// logits. 'reference' is built in; the compiled targets register themselves when the compiler is loaded
+// (compiler/decode-compiled.ts compiles the step graph), and an app that ships only the runtime decodes an
+// artifact compiled ahead of time with DecodeSession.fromArtifact.
 import { checkDecoderSpec, DECODER_METADATA_KEY, getDecoderSpec, type DecoderSpec } from '../ir/decoder.ts';
 import { TesseraError } from '../ir/errors.ts';
 import type { Model, Value } from '../ir/graph.ts';
 import { seededRandom } from '../ir/random.ts';
 import { Tensor } from '../ir/tensor.ts';
+import type { ArtifactFiles } from './artifact.ts';
+import { CompiledDecodeExecutor } from './compiled-decode.ts';
 import { ReferenceInterpreter } from './reference.ts';
 import { checkSampling, sample, type SamplingOptions } from './sampler.ts';
+import { Session, type SessionBackend, type SessionOptions } from './session.ts';
 
 /** Runs steps of one decoder model on one backend, holding its KV cache between steps. */
 export interface DecodeExecutor {
@@ -35,7 +41,7 @@ export interface DecodeExecutor {
   dispose(): void;
 }
 
-export type DecodeExecutorFactory = (model: Model, spec: DecoderSpec) => DecodeExecutor | Promise<DecodeExecutor>;
+export type DecodeExecutorFactory = (model: Model, spec: DecoderSpec, options: DecodeSessionOptions) => DecodeExecutor | Promise<DecodeExecutor>;
 
 /** Backends the project plans; the ones without an executor give a clear "not available yet". */
 export const DECODE_BACKENDS = ['reference', 'wasm', 'webgpu', 'cuda'] as const;
@@ -110,10 +116,19 @@ class ReferenceDecodeExecutor implements DecodeExecutor {
 }
 
 export interface DecodeSessionOptions {
-  /** 'reference' (default); 'wasm', 'webgpu' and 'cuda' are planned. */
+  /** 'reference' (default), or a compiled target registered by the compiler (see availableDecodeBackends). */
   backend?: string;
   /** The decoder descriptor; by default read from the model's metadata. */
   spec?: DecoderSpec;
+  /** Compiled backends: options of their runtime Session (wasmVariant, the WebGPU device). */
+  session?: Omit<SessionOptions, 'backend'>;
+}
+
+export interface ArtifactDecodeOptions extends Omit<SessionOptions, 'backend'> {
+  /** The artifact's target. */
+  backend: SessionBackend;
+  /** The descriptor of the step graph the artifact was compiled from (getDecoderSpec of that model). */
+  spec: DecoderSpec;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -153,7 +168,22 @@ export class DecodeSession {
     if (!spec) throw new TesseraError(`the model is not a decoder: it has no '${DECODER_METADATA_KEY}' descriptor in its metadata (import a llama2.c checkpoint, or pass options.spec)`);
     checkDecoderSpec(model.graph, spec);
     const factory = executorFor(opts.backend ?? 'reference');
-    return new DecodeSession(spec, await factory(model, spec));
+    return new DecodeSession(spec, await factory(model, spec, opts));
+  }
+
+  /**
+   * A session over a decoder step graph compiled ahead of time (an artifact folder, URL or its files):
+   * needs only the runtime. The descriptor is checked against the artifact's inputs and outputs.
+   */
+  static async fromArtifact(source: string | ArtifactFiles, opts: ArtifactDecodeOptions): Promise<DecodeSession> {
+    const { spec, ...sessionOptions } = opts;
+    const session = await Session.create(source, sessionOptions);
+    try {
+      return new DecodeSession(spec, CompiledDecodeExecutor.create(session, spec, opts.backend));
+    } catch (e) {
+      session.dispose();
+      throw e;
+    }
   }
 
   get backend(): string { return this.executor.backend; }

@@ -5,8 +5,9 @@ export { Tensor, type RuntimeValue, type SequenceValue, type OptionalValue } fro
 export { TesseraError } from '../ir/errors.ts';
 export {
   DecodeSession, registerDecodeBackend, availableDecodeBackends, DECODE_BACKENDS,
-  type DecodeExecutor, type DecodeExecutorFactory, type DecodeSessionOptions, type GenerateOptions, type GenerateResult,
+  type DecodeExecutor, type DecodeExecutorFactory, type DecodeSessionOptions, type ArtifactDecodeOptions, type GenerateOptions, type GenerateResult,
 } from './decode.ts';
+export { CompiledDecodeExecutor } from './compiled-decode.ts';
 export { Tokenizer, BOS, EOS } from './tokenizer.ts';
 export { argmax, sample, type SamplingOptions } from './sampler.ts';
 export { getDecoderSpec, setDecoderSpec, checkDecoderSpec, DECODER_METADATA_KEY, type DecoderSpec, type KvCacheEntry } from '../ir/decoder.ts';

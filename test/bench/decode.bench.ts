@@ -1,13 +1,17 @@
 // Decoding benchmark (run by `npm run bench`, never by the test command): tokens per second for 256
-// greedy steps of stories260K from BOS on each tessera backend that can decode, against onnxruntime-node
-// (1 thread) and onnxruntime-web's wasm backend (1 thread) running the exported ONNX step graph with the
-// same cache handling (present key/values fed back as the next step's past). Rounds are interleaved in
-// one process and reported as ratios — the machines are shared and noisy, so only ratios are compared.
+// greedy steps of stories260K from BOS on each tessera backend that can decode — the reference
+// interpreter, and the step graph compiled for wasm (webgpu, cuda where they exist and run here) with the
+// KV cache kept in the executor's memory — against onnxruntime-node (1 thread) and onnxruntime-web's wasm
+// backend (1 thread) running the exported ONNX step graph with the same cache handling (present key/values
+// fed back as the next step's past). Rounds are interleaved in one process and reported as ratios — the
+// machines are shared and noisy, so only ratios are compared. A backend that cannot run here is listed with
+// the reason (webgpu in Node: `source scripts/webgpu-env.sh` first).
 import { existsSync, readFileSync } from 'node:fs';
 import { importLlama2c } from '../../compiler/llama2c.ts';
+import '../../compiler/decode-compiled.ts'; // registers the compiled targets as decode backends
 import { exportOnnx } from '../../compiler/onnx/export.ts';
 import { getDecoderSpec } from '../../ir/decoder.ts';
-import { availableDecodeBackends, DecodeSession } from '../../runtime/decode.ts';
+import { availableDecodeBackends, DECODE_BACKENDS, DecodeSession } from '../../runtime/decode.ts';
 import { argmax } from '../../runtime/sampler.ts';
 import { CHECKPOINT, SKIP_REASON } from '../llama2c/files.ts';
 import { OrtDecoder } from '../util/ort-decode.ts';
@@ -33,8 +37,11 @@ async function main() {
   const spec = getDecoderSpec(model)!;
   const onnx = exportOnnx(model);
   const decoders: Decoder[] = [];
-  for (const backend of availableDecodeBackends()) {
-    const s = await DecodeSession.create(model, { backend });
+  for (const backend of new Set([...DECODE_BACKENDS, ...availableDecodeBackends()])) {
+    const t0 = performance.now();
+    const s = await DecodeSession.create(model, { backend }).catch((e: Error) => e);
+    if (s instanceof Error) { console.log(`tessera ${backend}: skipped (${s.message})`); continue; }
+    if (backend !== 'reference') console.log(`tessera ${backend}: step graph compiled and loaded in ${(performance.now() - t0).toFixed(0)} ms (not in the timings)`);
     decoders.push({ name: `tessera ${backend}`, reset: () => s.reset(), step: (t) => s.step(t) });
   }
   const peers: Decoder[] = [];

@@ -18,7 +18,7 @@ import { TesseraError } from '../../ir/errors.ts';
 import type { Model } from '../../ir/graph.ts';
 import { inferModel } from '../../ir/infer.ts';
 import { verifyModel } from '../../ir/verify.ts';
-import { DecodeSession } from '../../runtime/decode.ts';
+import { availableDecodeBackends, DECODE_BACKENDS, DecodeSession } from '../../runtime/decode.ts';
 import { argmax } from '../../runtime/sampler.ts';
 import { Tokenizer } from '../../runtime/tokenizer.ts';
 import { OrtDecoder } from '../util/ort-decode.ts';
@@ -158,8 +158,12 @@ describe.skipIf(!haveStories)('stories260K decoder', () => {
     await expect(session.step(512)).rejects.toThrow(/outside the vocabulary/);
   });
 
-  it('backends other than reference say they are not available yet', async () => {
-    await expect(DecodeSession.create(model, { backend: 'webgpu' })).rejects.toThrow(/backend 'webgpu' is not available for decoding yet/);
+  it('a planned backend that is not registered says so; an unknown one is named', async () => {
+    // The compiled targets register as compileModel gains them (compiler/decode-compiled.ts; they are
+    // tested in compiled-decode.test.ts): the planned ones not registered yet say so.
+    for (const b of DECODE_BACKENDS.filter((x) => !availableDecodeBackends().includes(x))) {
+      await expect(DecodeSession.create(model, { backend: b })).rejects.toThrow(new RegExp(`backend '${b}' is not available for decoding yet \\(available: reference`));
+    }
     await expect(DecodeSession.create(model, { backend: 'tpu' })).rejects.toThrow(/unknown backend 'tpu'/);
   });
 
@@ -265,5 +269,18 @@ describe('bad checkpoints give clear errors', () => {
     expect(cut.status).toBe(1);
     expect(cut.stderr).toMatch(/^error: .*cut\.bin: not a valid llama2.c checkpoint: the file is truncated/);
     expect(cut.stderr).not.toMatch(/at .*\.ts/); // no stack trace
+  });
+  it.skipIf(!haveStories)('tessera generate --model with a tokenizer of another vocabulary exits 1 with the reason', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-badmodel-'));
+    writeFileSync(join(dir, 'small.onnx'), exportOnnx(importLlama2c(good)));
+    let failure = { status: 0, stderr: '' };
+    try {
+      execFileSync('node', [join(ROOT, 'bin', 'tessera.js'), 'generate', '--model', join(dir, 'small.onnx'), '--tokenizer', TOKENIZER, '--steps', '4', '--backend', 'wasm'],
+        { stdio: 'pipe', encoding: 'utf8' });
+    } catch (e) {
+      failure = e as { status: number; stderr: string };
+    }
+    expect(failure.status).toBe(1);
+    expect(failure.stderr).toMatch(/^error: .*small\.onnx: the model's vocabulary has 32 tokens but the tokenizer .*tok512\.bin has 512: they do not belong together/);
   });
 });

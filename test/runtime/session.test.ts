@@ -90,6 +90,22 @@ describe('Session over a compiled WASM artifact', () => {
     await expect(session.run({ ...feeds(2), x: randomTensor('f32', [2, 5], seededRandom(1)) })).rejects.toThrow(/input 'x' must have shape \[2,4\], got \[2,5\]/);
   });
 
+  it('describes its inputs and outputs; readInputs reads carried state without running', async () => {
+    const session = await Session.create(await compiled(), { backend: 'wasm' });
+    expect(session.signature).toEqual({
+      inputs: [{ name: 'x', dtype: 'f32', shape: ['N', 4] }, { name: 'b', dtype: 'f32', shape: [4] }],
+      outputs: [{ name: 'y', dtype: 'f32', shape: ['N', 4] }],
+    });
+    await expect(session.readInputs(['x'])).rejects.toThrow(/no run yet: the symbolic dimensions N are bound by the first run/);
+    const f = feeds(3);
+    const { y } = await session.run(f, { carry: { y: 'x' } });
+    const { x, b } = await session.readInputs(['x', 'b']);
+    expect(x!.shape).toEqual([3, 4]);
+    expect(Array.from(x!.data as Float32Array)).toEqual(Array.from(y!.data as Float32Array)); // y was carried into x
+    expect(Array.from(b!.data as Float32Array)).toEqual([0.5, -1, 0, 2]); // b holds its last feed
+    await expect(session.readInputs(['q'])).rejects.toThrow(/unknown input 'q'/);
+  });
+
   const cls = REAL_MODELS.find((m) => m.name.startsWith('PP-OCR cls'))!;
   it.skipIf(!available(cls))('the PP-OCR classifier compiled to WASM matches the reference', async () => {
     const model = loadModel(cls.path);

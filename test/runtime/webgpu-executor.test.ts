@@ -58,7 +58,7 @@ describe.skipIf(!!why)('WebGPU executor', () => {
     ex.write('a', new Float32Array(n).fill(1));
     const steps = [{ kernel: 'add', buffers: ['a', 'b', 'y'], sizes: [n] }];
     const copies = [['y', 'b']] as const;
-    let last = new Float32Array();
+    let last: Float32Array = new Float32Array();
     for (let i = 0; i < 5; i++) last = new Float32Array((await ex.execute(steps, ['y'], copies))[0]!.buffer);
     expect(last.every((x) => x === 5)).toBe(true); // b starts at zero, y = 1 + b, b ← y
     expect(ex.dispatchesPerRun).toBe(2);
