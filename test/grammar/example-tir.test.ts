@@ -1,9 +1,13 @@
 // The hand-written examples/add-relu.tir loads wherever a .onnx does and computes exactly what the
 // equivalent ONNX model (built with the test ONNX builder) computes on the reference backend.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../compiler/cli.ts';
+import { tensorToProto } from '../../compiler/onnx/tensor-proto.ts';
+import { onnx } from '../../compiler/onnx/proto.ts';
+import { Session } from '../../runtime/session.ts';
 import { compareValues } from '../../compiler/compare.ts';
 import { loadModel, prepare } from '../../compiler/driver.ts';
 import { parseModel, printModel } from '../../grammar/index.ts';
@@ -53,4 +57,40 @@ describe('hand-written .tir example', () => {
     expect(text).toContain('p = Softmax<axis=-1>(y) @softmax');
     expect(printModel(parseModel(text)).text).toBe(text);
   });
+});
+
+const pb = (t: Tensor) => onnx.TensorProto.encode(tensorToProto(t)).finish();
+
+describe('.tir wherever .onnx goes: conformance and compile', () => {
+  const x = Tensor.from('f32', [2, 4], [0.3, -2, 1.5, 0, 7, -0.25, 2, -1]);
+  it('a backend-test case folder holding model.tir passes conformance (reference and wasm)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-tir-case-'));
+    const caseDir = join(dir, 'test_add_relu_tir');
+    mkdirSync(join(caseDir, 'test_data_set_0'), { recursive: true });
+    copyFileSync(TIR, join(caseDir, 'model.tir'));
+    const out = prepare(loadModel(TIR), 'reference').run({ x });
+    writeFileSync(join(caseDir, 'test_data_set_0', 'input_0.pb'), pb(x));
+    writeFileSync(join(caseDir, 'test_data_set_0', 'output_0.pb'), pb(out.y as Tensor));
+    writeFileSync(join(caseDir, 'test_data_set_0', 'output_1.pb'), pb(out.p as Tensor));
+    for (const backend of ['reference', 'wasm']) {
+      const lines: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => { lines.push(String(s)); });
+      try {
+        const rc = await main(['conformance', dir, '--backend', backend, '--expected', join(dir, 'none.txt')]);
+        expect(rc, lines.join('\n')).toBe(0);
+      } finally { log.mockRestore(); }
+      expect(lines, lines.join('\n')).toContain('PASS test_add_relu_tir');
+    }
+  }, 120_000);
+  it('compiles to an artifact that computes what the reference computes', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'tessera-tir-out-')), 'artifact');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await main(['compile', TIR, '--target', 'wasm', '-o', out])).toBe(0);
+    } finally { log.mockRestore(); }
+    const session = await Session.create(out, { backend: 'wasm' });
+    const got = await session.run({ x });
+    const want = prepare(loadModel(TIR), 'reference').run({ x });
+    for (const k of ['y', 'p']) expect(compareValues(got[k]!, want[k]!, { rtol: 1e-6, atol: 0 })).toBeUndefined();
+  }, 120_000);
 });
