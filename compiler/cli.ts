@@ -13,6 +13,7 @@ import { findCases, readExpectedFailures, runConformance, type CaseResult } from
 import { checkBackend, loadModel, prepareAsync } from './driver.ts';
 import { compileModel, TARGETS, writeArtifact } from './compile.ts';
 import { PTX_ARCHS, type PtxArch } from '../backends/ptx/index.ts';
+import type { ArtifactTarget } from '../runtime/artifact.ts';
 import { readNpy, writeNpy } from './npy.ts';
 import { decodeValueProto, tensorToProto } from './onnx/tensor-proto.ts';
 import { DECODE_USAGE, exportCommand, generateCommand } from './decode-commands.ts';
@@ -20,9 +21,9 @@ import { FUZZ_USAGE, fuzzCommand } from './fuzz-command.ts';
 
 const USAGE = `usage:
   tessera inspect MODEL.onnx|MODEL.tir [--save OUT.tir]
-  tessera run MODEL.onnx [--backend reference] [--input NAME=FILE.pb|FILE.npy]... [--random SEED]
+  tessera run MODEL.onnx [--backend reference|kernel|wasm|webgpu|cuda] [--input NAME=FILE.pb|FILE.npy]... [--random SEED]
                          [--shape NAME=d0,d1,...]... [--value NAME=v0,v1,...]... [--output-dir DIR] [--repeat N]
-  tessera compile MODEL|DIR... --target wasm|ptx -o OUT [--sm 80|90] [--shape NAME=d0,d1,...]... [--value NAME=v0,v1,...]...
+  tessera compile MODEL|DIR... --target wasm|webgpu|ptx -o OUT [--sm 80|90] [--shape NAME=d0,d1,...]... [--value NAME=v0,v1,...]...
   tessera conformance DIR... [--backend reference] [--expected FILE] [--json FILE]
 ${DECODE_USAGE}
 ${FUZZ_USAGE}
@@ -314,7 +315,8 @@ async function compile(args: string[]): Promise<number> {
     try {
       const model = loadModel(m.path);
       const specialized = parseValues(values.value as string[], model, shapes);
-      const { files, program } = await compileModel(model, { target: target as 'wasm' | 'cuda', shapes, values: specialized, name: m.name, sm: sm as PtxArch | undefined });
+      const { files, program, notes } = await compileModel(model, { target: target as ArtifactTarget, shapes, values: specialized, name: m.name, sm: sm as PtxArch | undefined });
+      for (const n of notes) console.log(`note: ${m.name}: ${n}`);
       const dir = single ? out : join(out, m.name);
       writeArtifact(dir, files);
       const bytes = [...files.values()].reduce((a, b) => a + b.byteLength, 0);

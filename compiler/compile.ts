@@ -1,9 +1,11 @@
 // Ahead-of-time compilation: graph IR → kernel-IR Program (compiler/lower) → target code (backends/) →
-// an artifact folder (manifest.json, weights.bin, model.wasm, model.relaxed.wasm) the runtime loads.
+// an artifact folder (manifest.json, weights.bin, and model.wasm + model.relaxed.wasm, kernels.wgsl.json or
+// kernels.ptx) the runtime loads.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPtxModule, type PtxArch } from '../backends/ptx/index.ts';
 import { buildWasmVariants } from '../backends/wasm/index.ts';
+import { buildWgsl } from '../backends/wgsl/index.ts';
 import { TesseraError } from '../ir/errors.ts';
 import type { Model } from '../ir/graph.ts';
 import type { Program } from '../ir/kernel/program.ts';
@@ -14,7 +16,7 @@ import { lower } from './lower/lower.ts';
 import { shapeInputs } from './lower/specialize.ts';
 
 export const PRODUCER = 'tessera 0.1.0';
-export const TARGETS: readonly ArtifactTarget[] = ['wasm', 'cuda'];
+export const TARGETS: readonly ArtifactTarget[] = ['wasm', 'webgpu', 'cuda'];
 
 export interface CompileOptions {
   target: ArtifactTarget;
@@ -35,6 +37,8 @@ export interface CompileOptions {
 export interface Compiled {
   program: Program;
   files: ArtifactFiles;
+  /** What the user should know about the code (e.g. kernels that compute f64 in f32 on WebGPU). */
+  notes: string[];
 }
 
 export async function compileModel(model: Model, opts: CompileOptions): Promise<Compiled> {
@@ -51,14 +55,25 @@ export async function compileModel(model: Model, opts: CompileOptions): Promise<
     const files = await packArtifact(program, opts.target, opts.name ?? model.graph.name, {
       ptx: { file: 'kernels.ptx', bytes: new TextEncoder().encode(ptx.text) },
     }, PRODUCER, specialized, ptx.kernels.map(({ name, buffers, sizes, launch }) => ({ name, buffers, sizes, launch })));
-    return { program, files };
+    return { program, files, notes: [] };
+  }
+  if (opts.target === 'webgpu') {
+    // One WGSL module per kernel (backends/wgsl), stored as one JSON object: kernel name → shader text.
+    const wgsl = buildWgsl(program.kernels);
+    const table = Object.fromEntries(wgsl.kernels.map((k) => [k.name, k.wgsl]));
+    const files = await packArtifact(program, opts.target, opts.name ?? model.graph.name, {
+      wgsl: { file: 'kernels.wgsl.json', bytes: new TextEncoder().encode(JSON.stringify(table)) },
+    }, PRODUCER, specialized, wgsl.kernels.map(({ name, buffers, sizes, launch }) => ({ name, buffers, sizes, launch })));
+    const f64 = wgsl.kernels.filter((k) => k.f64AsF32).map((k) => k.name);
+    const notes = f64.length === 0 ? [] : [`WGSL has no 64-bit floats: ${f64.length} kernel(s) compute f64 values in f32 precision (${f64.slice(0, 5).join(', ')}${f64.length > 5 ? ', …' : ''})`];
+    return { program, files, notes };
   }
   const variants = buildWasmVariants(program.kernels);
   const files = await packArtifact(program, opts.target, opts.name ?? model.graph.name, {
     simd: { file: 'model.wasm', bytes: variants.simd },
     'relaxed-simd': { file: 'model.relaxed.wasm', bytes: variants.relaxed },
   }, PRODUCER, specialized);
-  return { program, files };
+  return { program, files, notes: [] };
 }
 
 /** A data-dependent shape error names the inputs whose values would fix it, and the flag that gives them. */

@@ -173,7 +173,9 @@ export function emitMap(L: Lowering, inputs: readonly TensorRef[], outElem: KSca
   // On the GPU a nest of parallel loops is one iteration space only when it is perfect: a 4-lane loop with a
   // scalar tail inside the outer loops would leave each row to one thread, so rows that need a tail are scalar.
   const rowTail = !outerExtents.every((e) => isConst(e, 1)) && !(constOf(last.extent) !== undefined && constOf(last.extent)! % 4 === 0);
-  const lanes = lanesOk && !(isGpuTarget(L.target) && rowTail);
+  // WebGPU runs one invocation per element (SwiftShader vectorizes across invocations; a scalarized 4-lane body
+  // only makes shaders 4× larger and slower to compile); CUDA keeps 4-lane rows for vector loads.
+  const lanes = lanesOk && L.target !== 'webgpu' && !(isGpuTarget(L.target) && rowTail);
   const body = nest(kb, outerExtents, (outerIdx) => {
     const v = kb.fresh('j');
     const j: Expr = { kind: 'var', type: { elem: 'i32', lanes: 1 }, name: v };

@@ -56,23 +56,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 `;
 const COPY_WORKGROUPS_MAX = 256;
 
-async function errorScoped<T>(device: GPUDevice, what: string, f: () => T | Promise<T>): Promise<T> {
+/**
+ * Pipelines by shader text, per device: kernels with the same text (a template whose sizes come from the
+ * parameter block; every executor of a session re-creating its kernels) compile once — on a CPU Vulkan
+ * driver a pipeline takes up to seconds.
+ */
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+/** Every module compiled by this process: counted for the "no compiler messages" checks. */
+export const shaderStats = { modules: 0, reused: 0, messages: [] as ShaderMessage[] };
+
+/** Runs synchronous device calls inside validation and out-of-memory scopes; a captured error throws. */
+async function errorScoped<T>(device: GPUDevice, what: string, f: () => T): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  let value: T;
-  try {
-    value = await f();
-  } catch (e) {
-    // The scopes still close; the first error (e.g. the compiler's message with line:column) is the one told.
-    await device.popErrorScope();
-    await device.popErrorScope();
-    throw e;
-  }
-  const validation = await device.popErrorScope();
-  const oom = await device.popErrorScope();
-  if (oom) fail(`${what}: the GPU is out of memory (${oom.message})`);
-  if (validation) fail(`${what}: WebGPU validation error: ${validation.message}`);
-  return value;
+  let value: T | undefined, thrown: unknown;
+  try { value = f(); } catch (e) { thrown = e; }
+  const [validation, oom] = [device.popErrorScope(), device.popErrorScope()];
+  const [v, o] = await Promise.all([validation, oom]);
+  if (thrown) throw thrown;
+  if (o) fail(`${what}: the GPU is out of memory (${o.message})`);
+  if (v) fail(`${what}: WebGPU validation error: ${v.message}`);
+  return value as T;
 }
 
 export class WebGpuExecutor {
@@ -113,30 +117,52 @@ export class WebGpuExecutor {
         `(maxBufferSize ${lim.maxBufferSize}, maxStorageBufferBindingSize ${lim.maxStorageBufferBindingSize})`);
     }
     const messages: ShaderMessage[] = [];
-    const compile = async (name: string, code: string): Promise<GPUComputePipeline> => errorScoped(device, `kernel '${name}'`, async () => {
+    let cache = pipelineCache.get(device);
+    if (!cache) { cache = new Map(); pipelineCache.set(device, cache); }
+    const cached = (name: string, code: string): Promise<GPUComputePipeline> => {
+      let p = cache.get(code);
+      if (p) { shaderStats.reused++; return p; }
+      p = compile(name, code);
+      cache.set(code, p);
+      p.catch(() => cache.delete(code));
+      return p;
+    };
+    const compile = async (name: string, code: string): Promise<GPUComputePipeline> => {
+      // Scopes pushed and popped synchronously around the calls, so concurrent compiles never mix their errors.
+      device.pushErrorScope('validation');
       const module = device.createShaderModule({ code, label: name });
+      const pipeline = device.createComputePipelineAsync({ label: name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const scope = device.popErrorScope();
+      pipeline.catch(() => undefined); // reported below, after the compiler's own messages
       const info = await module.getCompilationInfo();
       const errors: string[] = [];
+      shaderStats.modules++;
       for (const m of info.messages) {
         if (m.type === 'error') errors.push(`${m.lineNum}:${m.linePos}: ${m.message}`);
-        else messages.push({ kernel: name, type: m.type, line: m.lineNum, column: m.linePos, message: m.message });
+        const msg = { kernel: name, type: m.type, line: m.lineNum, column: m.linePos, message: m.message };
+        shaderStats.messages.push(msg);
+        if (m.type !== 'error') messages.push(msg);
       }
       if (errors.length > 0) fail(`kernel '${name}': the WGSL does not compile: ${errors.slice(0, 5).join('; ')}`);
+      const err = await scope;
+      if (err) fail(`kernel '${name}': WebGPU validation error: ${err.message}`);
       try {
-        return await device.createComputePipelineAsync({ label: name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+        return await pipeline;
       } catch (e) {
         return fail(`kernel '${name}': the pipeline could not be created: ${(e as Error).message}`);
       }
-    });
+    };
     const pipelines = new Map<string, { sig: KernelSignature; pipeline: GPUComputePipeline }>();
     for (const k of kernels) {
       checkParamWords(k.sig.name, k.sig.buffers.length, k.sig.sizes.length);
       if (!k.sig.launch) fail(`kernel '${k.sig.name}' has no launch record`);
       const max = lim.maxComputeInvocationsPerWorkgroup;
       if (k.sig.launch!.block > max) fail(`kernel '${k.sig.name}' needs ${k.sig.launch!.block} invocations per workgroup; this device allows ${max}`);
-      pipelines.set(k.sig.name, { sig: k.sig, pipeline: await compile(k.sig.name, k.wgsl) });
     }
-    const copyPipeline = await compile(COPY_KERNEL, COPY_WGSL);
+    // Pipelines compile concurrently (the driver may use several threads); identical texts once.
+    const compiled = await Promise.all(kernels.map((k) => cached(k.sig.name, k.wgsl)));
+    kernels.forEach((k, i) => pipelines.set(k.sig.name, { sig: k.sig, pipeline: compiled[i]! }));
+    const copyPipeline = await cached(COPY_KERNEL, COPY_WGSL);
     const arena = await errorScoped(device, `allocating the ${bytes}-byte arena`, () => device.createBuffer({
       label: 'tessera arena', size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     }));
@@ -219,8 +245,25 @@ export class WebGpuExecutor {
    * `steps` and `copies` arrays run again reuse their bind groups.
    */
   async execute(steps: KernelCall[], read: readonly string[] = [], copies: readonly (readonly [string, string])[] = []): Promise<Uint8Array[]> {
+    // One run at a time per executor (they share the readback buffer); callers may still fire concurrently.
+    const run = this.tail.then(() => this.executeNow(steps, read, copies));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private async executeNow(steps: KernelCall[], read: readonly string[], copies: readonly (readonly [string, string])[]): Promise<Uint8Array[]> {
     this.live();
-    return errorScoped(this.device, `running ${steps.length} kernels`, async () => {
+    const what = `running ${steps.length} kernels`;
+    // Everything up to the submit is synchronous inside the error scopes (so concurrent work never mixes in).
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let staging: GPUBuffer | undefined;
+    let regions: { byteOffset: number; byteLength: number }[] = [];
+    let total = 0;
+    let thrown: unknown;
+    try {
       const p = this.prepare(steps, copies);
       const enc = this.device.createCommandEncoder({ label: 'tessera inference' });
       const pass = enc.beginComputePass();
@@ -231,9 +274,8 @@ export class WebGpuExecutor {
       }
       pass.end();
       this.dispatchesPerRun = p.passes.length;
-      const regions = read.map((n) => this.region(n));
-      const total = regions.reduce((s, r) => s + Math.ceil(r.byteLength / 4) * 4, 0);
-      let staging: GPUBuffer | undefined;
+      regions = read.map((n) => this.region(n));
+      total = regions.reduce((s, r) => s + Math.ceil(r.byteLength / 4) * 4, 0);
       if (total > 0) {
         if (!this.staging || this.staging.size < total) {
           this.staging?.destroy();
@@ -248,20 +290,34 @@ export class WebGpuExecutor {
         }
       }
       this.device.queue.submit([enc.finish()]);
-      if (!staging) {
-        await this.device.queue.onSubmittedWorkDone();
-        return read.map(() => new Uint8Array(0));
-      }
+    } catch (e) {
+      thrown = e;
+    }
+    const validation = this.device.popErrorScope();
+    const oom = this.device.popErrorScope();
+    if (thrown) { await Promise.all([validation, oom]); throw thrown; }
+    const [v, o] = await Promise.all([validation, oom]);
+    if (o) fail(`${what}: the GPU is out of memory (${o.message})`);
+    if (v) fail(`${what}: WebGPU validation error: ${v.message}`);
+    if (!staging) {
+      await this.device.queue.onSubmittedWorkDone();
+      this.live();
+      return read.map(() => new Uint8Array(0));
+    }
+    try {
       await staging.mapAsync(GPUMapMode.READ, 0, total);
-      const all = new Uint32Array(staging.getMappedRange(0, total).slice(0));
-      staging.unmap();
-      let off = 0;
-      return read.map((n, i) => {
-        const len = regions[i]!.byteLength / 4;
-        const out = fromWords(this.elem(n), all.subarray(off, off + len));
-        off += Math.ceil(regions[i]!.byteLength / 4);
-        return out;
-      });
+    } catch (e) {
+      this.live(); // a lost device says so
+      throw e;
+    }
+    const all = new Uint32Array(staging.getMappedRange(0, total).slice(0));
+    staging.unmap();
+    let off = 0;
+    return read.map((n, i) => {
+      const len = regions[i]!.byteLength / 4;
+      const out = fromWords(this.elem(n), all.subarray(off, off + len));
+      off += Math.ceil(regions[i]!.byteLength / 4);
+      return out;
     });
   }
 
