@@ -363,7 +363,18 @@ async function conformance(args: string[]): Promise<number> {
   console.log(`conformance (${backend}): ${passed}/${results.length} cases pass (${((100 * passed) / results.length).toFixed(1)}%); ` +
     `${xfail} expected failures (listed in ${listFile}), ${failed} unexpected failures, ${n('XPASS')} listed cases now pass`);
   if (values.json) writeFileSync(values.json as string, JSON.stringify({ backend, results }, null, 1));
+  // WebGPU: every shader the runs compiled must be free of compiler messages (errors already fail their case).
+  let shaderIssues = 0;
+  if (backend === 'webgpu') {
+    const { shaderStats } = await import('../runtime/webgpu/executor.ts');
+    const notes = shaderStats.messages.filter((m) => m.type !== 'error');
+    const errors = shaderStats.messages.length - notes.length;
+    for (const m of notes.slice(0, 20)) console.log(`SHADER ${m.type} in kernel '${m.kernel}' ${m.line}:${m.column}: ${m.message}`);
+    console.log(`webgpu shaders: ${shaderStats.modules} modules compiled (${shaderStats.reused} reused by text), ` +
+      `${errors} errors, ${notes.length} warnings or info messages`);
+    shaderIssues = notes.length + errors;
+  }
   // The closing line: expected failures are counted as skipped (each printed above with its reason).
   console.log(`${passed} passed, ${failed} failed, ${xfail + n('SKIP')} skipped`);
-  return failed > 0 || n('XPASS') > 0 ? 1 : 0;
+  return failed > 0 || n('XPASS') > 0 || shaderIssues > 0 ? 1 : 0;
 }

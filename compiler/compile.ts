@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPtxModule, type PtxArch } from '../backends/ptx/index.ts';
 import { buildWasmVariants } from '../backends/wasm/index.ts';
+import { generalizeMatmuls } from '../backends/wgsl/generalize.ts';
 import { buildWgsl } from '../backends/wgsl/index.ts';
 import { TesseraError } from '../ir/errors.ts';
 import type { Model } from '../ir/graph.ts';
@@ -47,7 +48,7 @@ export async function compileModel(model: Model, opts: CompileOptions): Promise<
   }
   const values = opts.values ?? new Map<string, Tensor>();
   for (const [name, t] of values) checkValue(model, name, t);
-  const program = withValueHint(model, values, () => lower(model, { shapes: opts.shapes, values, target: opts.target }));
+  let program = withValueHint(model, values, () => lower(model, { shapes: opts.shapes, values, target: opts.target }));
   const specialized = [...values].map(([name, t]) => specializedEntry(name, t));
   if (opts.target === 'cuda') {
     // One PTX module with every kernel (backends/ptx); each signature carries its launch record.
@@ -59,6 +60,8 @@ export async function compileModel(model: Model, opts: CompileOptions): Promise<
   }
   if (opts.target === 'webgpu') {
     // One WGSL module per kernel (backends/wgsl), stored as one JSON object: kernel name → shader text.
+    // Matmul kernels over shape parameters, so a model's matmuls share a few pipelines (backends/wgsl/generalize.ts).
+    program = { ...program, ...generalizeMatmuls(program.kernels, program.dispatches) };
     const wgsl = buildWgsl(program.kernels);
     const table = Object.fromEntries(wgsl.kernels.map((k) => [k.name, k.wgsl]));
     const files = await packArtifact(program, opts.target, opts.name ?? model.graph.name, {

@@ -21,12 +21,15 @@ conformance() { # backend suite
 }
 SUITES="node pytorch-converted pytorch-operator simple"
 BACKENDS="reference wasm"
+# WebGPU runs on dawn.node over SwiftShader (scripts/webgpu-env.sh); without a Vulkan driver it is skipped.
+if [ -n "${VK_ICD_FILENAMES:-}" ]; then WEBGPU=webgpu; BACKENDS="$BACKENDS webgpu"
+else WEBGPU=; echo "== webgpu SKIPPED: no Vulkan driver for dawn.node (SwiftShader from chromium-common could not be fetched)"; fi
 pids=()
 if [ -d "$DATA/node" ]; then
   # The reference suites take seconds; the wasm ones compile every case (minutes): run them one after
   # another in the background while vitest uses the other core.
   for suite in $SUITES; do conformance reference "$suite"; done
-  ( for suite in $SUITES; do conformance wasm "$suite"; done ) & pids+=($!)
+  ( for backend in wasm $WEBGPU; do for suite in $SUITES; do conformance "$backend" "$suite"; done; done ) & pids+=($!)
   # Every PTX kernel of these suites and of the real models, assembled by ptxas for sm_80 and sm_90 (CUDA's
   # ptxas is on this machine kind; without it the check prints SKIP). Execution needs a GPU: test/device/.
   ( npx tsx scripts/ptx-check.ts --quiet > .tmp/test-logs/ptx-check.log 2>&1; echo $? > .tmp/test-logs/ptx-check.log.rc ) & pids+=($!)
@@ -55,7 +58,7 @@ fuzz() {
   return "${PIPESTATUS[0]}"
 }
 FUZZ_SEED=$(( (RANDOM << 15) | RANDOM ))
-for budget in "onnxruntime 300 300" "kernel,wasm 500 250"; do
+for budget in "onnxruntime 300 300" "kernel,wasm${WEBGPU:+,webgpu} 500 250"; do
   read -r targets fixed fresh <<< "$budget"
   what=$([ "$targets" = onnxruntime ] && echo "reference vs onnxruntime" || echo "$targets vs the reference")
   echo "== fuzz: $what, $fixed runs, fixed seed 1"

@@ -144,7 +144,7 @@ function compareNodeByNode(c: FuzzCase, target: string, outs: Record<string, Run
     const skips: { id: string; skip: (k: number, i: number) => boolean }[] = [];
     let skipNode: string | undefined;
     for (const k of KNOWN_DIVERGENCES) {
-      if (k.handling !== 'comparison' || !k.ops.includes(node.op) || !appliesTo(k, target)) continue;
+      if (k.handling !== 'comparison' || !(k.ops.includes(node.op) || k.ops.includes('*')) || !appliesTo(k, target)) continue;
       const skip = k.exclude?.({
         node, inputs, expected: tensors, actual: node.outputs.map((v) => (v ? outs[v.name] : undefined)),
         evaluate: (xs) => evalNode(built, [...xs], opset),
