@@ -126,13 +126,19 @@ interface ArenaExecutor {
 }
 
 /** The CPU-side executors run, copy and read synchronously. */
-function syncExecutor(ex: { write(n: string, d: ArrayBufferView): void; bytes(n: string): Uint8Array; run(s: KernelCall[]): void; dispose?(): void }): ArenaExecutor {
+function syncExecutor(ex: {
+  write(n: string, d: ArrayBufferView): void; bytes(n: string): Uint8Array; run(s: KernelCall[]): void;
+  copy?(from: string, to: string): void; dispose?(): void;
+}): ArenaExecutor {
   return {
     write: (n, d) => ex.write(n, d),
     execute(steps, read, copies) {
       ex.run(steps);
-      // Through a host copy (wasm: within its memory; cuda: a device round trip, fine for small state).
-      for (const [from, to] of copies) ex.write(to, ex.bytes(from).slice());
+      // wasm: within its memory; cuda: through the host (a device round trip, fine for small state).
+      for (const [from, to] of copies) {
+        if (ex.copy) ex.copy(from, to);
+        else ex.write(to, ex.bytes(from).slice());
+      }
       return read.map((n) => ex.bytes(n).slice());
     },
     dispose: () => ex.dispose?.(),

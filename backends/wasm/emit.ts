@@ -11,6 +11,7 @@
 import binaryen from 'binaryen';
 import { INDEX, type AtomicOp, type BinaryOp, type Expr, type Kernel, type KScalar, type KType, type Stmt } from '../../ir/kernel/ir.ts';
 import { TesseraError } from '../../ir/errors.ts';
+import { exprsEqual } from '../../ir/kernel/equal.ts';
 import * as dsl from './dsl.ts';
 import { Block } from './dsl.ts';
 import * as lib from './mathlib.ts';
@@ -49,6 +50,13 @@ const typeName = (t: KType) => (t.lanes === 1 ? t.elem : `${t.elem}x${t.lanes}`)
 
 /** Ops after which an i8/u8/i16/u16/bool result may leave its canonical form. */
 const WRAPS = new Set(['add', 'sub', 'mul', 'shl', 'div', 'floordiv', 'pow', 'neg', 'abs', 'not']);
+/**
+ * Below these, mathlib's exp is exactly +0 (it clamps its argument to −104 / −746, whose results round to 0;
+ * the first nonzero results are at −103.972 / −745.133): the cut of exp's underflow guard.
+ */
+const EXP_ZERO_BELOW = { f32: -104, f64: -746 } as const;
+/** Element types whose load and store move the bits unchanged (a copy of them may be a memory.copy). */
+const BIT_COPY = new Set<KScalar>(['i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'f32', 'i64', 'u64', 'f64']);
 /** Ops whose f16/bf16 result is exact (no rounding needed). */
 const EXACT_FLOAT = new Set(['min', 'max', 'neg', 'abs', 'floor', 'ceil', 'trunc', 'round_even', 'sign', 'isnan', 'isinf']);
 
@@ -113,6 +121,34 @@ export class ModuleEmitter {
     const refs = body(fe);
     this.m.addFunction(name, binaryen.createType(Array(nb + k.sizes.length).fill(binaryen.i32)), binaryen.none, fe.vars,
       this.m.block(null, refs));
+  }
+
+  /**
+   * `inner` (a one-argument float helper) behind an early out: when every lane is below `cut` the result is +0
+   * without calling it. Only for cuts below which `inner` itself returns exactly +0 (EXP_ZERO_BELOW), so the
+   * values are the same bits; what it saves is the polynomial and, on x86, the microcode assist that every
+   * subnormal or underflowing product costs (masked attention scores, −∞ or −1e30, take exp's slowest path).
+   */
+  underflowGuard(key: string, t: KType, cut: number, inner: string): string {
+    const name = `h:${key}:guarded`;
+    if (this.helpers.has(name)) return name;
+    this.helpers.set(name, name);
+    const m = this.m, x = m.local.get(0, wasmType(t));
+    const f64 = t.elem === 'f64';
+    let below: Ref, zero: Ref;
+    if (t.lanes === 1) {
+      below = f64 ? m.f64.lt(x, m.f64.const(cut)) : m.f32.lt(x, m.f32.const(cut));
+      zero = f64 ? m.f64.const(0) : m.f32.const(0);
+    } else {
+      const shape = shapeOf(t) ?? fail(`internal: no native vector for ${typeName(t)}`);
+      below = f64 ? m.i64x2.all_true(m.f64x2.lt(x, splatConst(m, shape, cut))) : m.i32x4.all_true(m.f32x4.lt(x, splatConst(m, shape, cut)));
+      zero = splatConst(m, shape, 0);
+    }
+    m.addFunction(name, wasmType(t), wasmType(t), [], m.block(null, [
+      m.if(below, m.return(zero)),
+      m.call(inner, [m.local.get(0, wasmType(t))], wasmType(t)),
+    ], wasmType(t)));
+    return name;
   }
 
   private readonly matmuls = new Map<string, string>();
@@ -306,7 +342,12 @@ class FnEmitter implements Cx {
       return this.m.f32.demote(this.math(op, f64, args.map((a) => this.m.f64.promote(a))));
     }
     const gen: Gen = gen1 ? (b, xs) => gen1(b, xs[0]!) : gen2 ? (b, xs) => gen2(b, xs[0]!, xs[1]!) : fail(`no math helper '${op}'`);
-    return this.call(`${op}.${typeName(t)}`, args.map(() => t), t, gen, args);
+    const key = `${op}.${typeName(t)}`;
+    if (op === 'exp') {
+      const name = this.me.underflowGuard(key, t, EXP_ZERO_BELOW[t.elem as 'f32' | 'f64'], this.me.helper(key, [t], t, gen));
+      return this.m.call(name, args, wasmType(t));
+    }
+    return this.call(key, args.map(() => t), t, gen, args);
   }
   intHelper(name: 'floordiv' | 'floormod' | 'pow' | 'mulhi64' | 'dot4_u8' | 'dot4_i8', t: KType, args: Ref[]): Ref {
     const gens: Record<typeof name, lib.Gen2> = {
@@ -533,11 +574,30 @@ class FnEmitter implements Cx {
     return m.f64.reinterpret(a);
   }
 
+  /**
+   * select(p > q, p, q) and its three mirror forms on f32x4/f64x2 as one pmax/pmin (q < p ? p : q): the same
+   * lanes bit for bit (NaN and ±0 included: both keep q unless p is strictly greater), one instruction where
+   * f32x4.max needs several for its NaN/−0 rules. A running maximum written this way (the WASM softmax rows)
+   * runs on it.
+   */
+  private pseudoMinMax(e: Extract<Expr, { kind: 'select' }>): Ref | undefined {
+    const c = e.cond, t = e.type;
+    if (c.kind !== 'binary' || (c.op !== 'gt' && c.op !== 'lt') || (t.elem !== 'f32' && t.elem !== 'f64')) return undefined;
+    const ops = t.elem === 'f32' ? this.m.f32x4 : this.m.f64x2;
+    const [p, q] = c.op === 'gt' ? [c.a, c.b] : [c.b, c.a]; // the condition is p > q
+    const nat = (x: Expr) => this.nat(this.expr(x), t);
+    if (exprsEqual(e.a, p) && exprsEqual(e.b, q)) return ops.pmax(nat(q), nat(p)); // p > q ? p : q
+    if (exprsEqual(e.a, q) && exprsEqual(e.b, p)) return ops.pmin(nat(p), nat(q)); // p > q ? q : p
+    return undefined;
+  }
+
   private select(e: Extract<Expr, { kind: 'select' }>): Val {
     const t = e.type, ct = e.cond.type;
     if (t.lanes === 1) return { n: this.m.select(this.scalar(e.cond), this.scalar(e.a), this.scalar(e.b)) };
     if (isNative(t)) {
       if (ct.lanes === 1) return { n: this.m.select(this.scalar(e.cond), this.nat(this.expr(e.a), t), this.nat(this.expr(e.b), t)) };
+      const pm = this.pseudoMinMax(e);
+      if (pm) return { n: pm };
       const a = this.nat(this.expr(e.a), t), b = this.nat(this.expr(e.b), t);
       return { n: this.m.v128.bitselect(a, b, this.nat(this.expr(e.cond), ct)) };
     }
@@ -608,6 +668,27 @@ class FnEmitter implements Cx {
     return { rest: e, k: 0 };
   }
 
+  /**
+   * A loop whose whole body is y[i] = x[i] (`step` lanes at i = start, start + step, … below end; the same
+   * element type on both sides, a bit copy) as one memory.copy of the bytes it would move: the copies of
+   * ScatterND and of a KV cache, several times faster than 16 bytes an iteration. Distinct buffers only (an
+   * arena never places two live tensors partly over each other, so the order of the copy cannot matter).
+   */
+  private bulkCopy(s: Extract<Stmt, { kind: 'loop' }>): Ref[] | undefined {
+    const st = s.body[0];
+    if (s.body.length !== 1 || st?.kind !== 'store' || st.value.kind !== 'load' || s.step < 1) return undefined;
+    const ld = st.value, elem = ld.type.elem;
+    const isVar = (e: Expr) => e.kind === 'var' && e.name === s.var;
+    if (ld.type.lanes !== s.step || !isVar(st.index) || !isVar(ld.index) || st.buffer === ld.buffer) return undefined;
+    if (!BIT_COPY.has(elem) || this.buffer(st.buffer).elem !== elem || this.buffer(ld.buffer).elem !== elem) return undefined;
+    const m = this.m, i32 = binaryen.i32, bytes = bytesOf(elem);
+    const start = this.share(this.scalar(s.start), i32), end = this.share(this.scalar(s.end), i32);
+    const at = (buffer: string) => m.i32.add(m.local.get(this.buffer(buffer).local, i32), m.i32.mul(start(), m.i32.const(bytes)));
+    // trips · step elements: trips = ⌈(end − start) / step⌉ when end > start.
+    const trips = m.i32.div_u(m.i32.add(m.i32.sub(end(), start()), m.i32.const(s.step - 1)), m.i32.const(s.step));
+    return [m.if(m.i32.gt_s(end(), start()), m.memory.copy(at(st.buffer), at(ld.buffer), m.i32.mul(trips, m.i32.const(s.step * bytes))))];
+  }
+
   /** Byte address of element `index` of a buffer: a pointer expression and a static offset. */
   private addr(buffer: string, index: Expr, bytes: number): { ptr: Ref; offset: number } {
     const m = this.m;
@@ -651,6 +732,20 @@ class FnEmitter implements Cx {
     }
   }
 
+  /**
+   * `lanes` bool bytes as a lane mask in one load: bytes ≠ 0 become 0xff (as a scalar bool load reads them),
+   * then sign-extended to the mask's lane width — where a lane-by-lane load costs a byte load, a compare and a
+   * replace_lane per lane (a Where over an attention mask).
+   */
+  private boolMaskLoad(lanes: 4 | 8 | 16, ptr: Ref, offset: number): Ref {
+    const m = this.m;
+    const bytes = lanes === 16 ? m.v128.load(offset, 1, ptr) : lanes === 8 ? m.v128.load64_zero(offset, 1, ptr) : m.v128.load32_zero(offset, 1, ptr);
+    const mask8 = m.i8x16.ne(bytes, splatConst(m, 'i8x16', 0));
+    if (lanes === 16) return mask8;
+    const mask16 = m.i16x8.extend_low_i8x16_s(mask8);
+    return lanes === 8 ? mask16 : m.i32x4.extend_low_i16x8_s(mask16);
+  }
+
   private load(e: Extract<Expr, { kind: 'load' }>): Val {
     const t = e.type;
     const elem = this.buffer(e.buffer).elem;
@@ -658,6 +753,7 @@ class FnEmitter implements Cx {
     const { ptr, offset } = this.addr(e.buffer, e.index, bytes);
     if (t.lanes === 1) return { n: this.scalarLoad(elem, ptr, offset) };
     if (isNative(t) && elem !== 'bool') return { n: this.m.v128.load(offset, bytes, ptr) };
+    if (elem === 'bool' && (t.lanes === 4 || t.lanes === 8 || t.lanes === 16)) return { n: this.boolMaskLoad(t.lanes, ptr, offset) };
     const P = this.share(ptr, binaryen.i32);
     return { l: Array.from({ length: t.lanes }, (_, i) => this.scalarLoad(elem, P(), offset + i * bytes)) };
   }
@@ -773,6 +869,8 @@ class FnEmitter implements Cx {
   private loop(s: Extract<Stmt, { kind: 'loop' }>): Ref[] {
     const m = this.m;
     if (s.step === 0) return fail(`loop '${s.var}' has step 0`);
+    const copy = this.bulkCopy(s);
+    if (copy) return copy;
     const k0 = this.constOf(s.start), k1 = this.constOf(s.end);
     if (s.loopKind === 'unroll' && typeof k0 === 'number' && typeof k1 === 'number') {
       const trips = Math.max(0, Math.ceil((k1 - k0) / s.step));

@@ -33,7 +33,7 @@ export function buildWasmModule(kernels: Kernel[], opts: WasmBuildOptions & { te
   const m = new binaryen.Module();
   try {
     let features = binaryen.Features.SIMD128 | binaryen.Features.NontrappingFPToInt | binaryen.Features.SignExt
-      | binaryen.Features.BulkMemory | binaryen.Features.MutableGlobals;
+      | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt | binaryen.Features.MutableGlobals;
     if (relaxed) features |= binaryen.Features.RelaxedSIMD;
     if (threads) features |= binaryen.Features.Atomics;
     m.setFeatures(features);

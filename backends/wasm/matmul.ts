@@ -16,9 +16,12 @@
 //   front end, not the FP pipes, limits a 128-bit kernel), and B's rows, N floats apart, cannot alias in L1.
 // - Loop order: panels of B outermost, so a panel (8K floats) stays in L1 while the packed A blocks stream.
 // - Edges without scalar loops: the last panel is zero-padded and stores only its columns < N; rows left by
-//   the 4-row blocks use a 1-row tile reading A directly. When there are no 4-row blocks (M < 4: GEMV-like)
-//   and B is not transposed, full panels read B directly instead of packing it (a packed panel would be used
-//   once).
+//   the 4-row blocks use a 1-row tile reading A directly.
+// - GEMV-like (M < 4, no 4-row blocks) with B not transposed: nothing is packed (a packed panel would be used
+//   once); tiles read B directly, 16 columns wide (4 accumulators a row: the adds of one row are not one
+//   dependency chain), then 8 and 4, so only the last N mod 4 columns go through a padded panel; two rows
+//   share each load of B (attention with grouped KV heads has M = 2). Measured on the stories260K decoder's
+//   matmuls: 1.3–2× faster than 1-row 8-column tiles.
 import type { Expr, Kernel, KType, MatmulPattern, Stmt } from '../../ir/kernel/ir.ts';
 import { add, assign, broadcast, c, div, eq, extract, if_, let_, load, local, loop, lt, mul, ne, or, reduceLanes, store, v } from './dsl.ts';
 
@@ -53,16 +56,16 @@ export function matmulTemplate(k: Kernel): Stmt[] {
    * columns < N when `partial`). A comes packed (from `aPacked`, a scratch index) or directly; B from the
    * packed panel or directly (full panels of a non-transposed B).
    */
-  const tile = (mr: number, tag: string, i0: Expr, j0: Expr, a: { packed: Expr } | 'direct', b: 'packed' | 'direct', partial: boolean): Stmt[] => {
+  const tile = (mr: number, tag: string, i0: Expr, j0: Expr, a: { packed: Expr } | 'direct', b: 'packed' | 'direct', partial: boolean, nv = NRV): Stmt[] => {
     const acc = (r: number, q: number) => n(`acc${tag}${r}_${q}`);
     const out: Stmt[] = [];
-    for (let r = 0; r < mr; r++) for (let q = 0; q < NRV; q++) out.push(local(acc(r, q), F4, c(0, F4)));
+    for (let r = 0; r < mr; r++) for (let q = 0; q < nv; q++) out.push(local(acc(r, q), F4, c(0, F4)));
     const step = (bVec: (q: number) => Expr, aVal: (r: number) => Expr): Stmt[] => {
       const body: Stmt[] = [];
-      for (let q = 0; q < NRV; q++) body.push(let_(n(`b${tag}${q}`), bVec(q)));
+      for (let q = 0; q < nv; q++) body.push(let_(n(`b${tag}${q}`), bVec(q)));
       for (let r = 0; r < mr; r++) {
         body.push(let_(n(`a${tag}${r}`), broadcast(aVal(r), 4)));
-        for (let q = 0; q < NRV; q++) {
+        for (let q = 0; q < nv; q++) {
           body.push(assign(acc(r, q), add(mul(v(n(`a${tag}${r}`), F4), v(n(`b${tag}${q}`), F4)), v(acc(r, q), F4))));
         }
       }
@@ -86,7 +89,7 @@ export function matmulTemplate(k: Kernel): Stmt[] {
     }
     for (let r = 0; r < mr; r++) {
       const row = add(yOff, mul(add(i0, c(r)), N));
-      for (let q = 0; q < NRV; q++) {
+      for (let q = 0; q < nv; q++) {
         if (!partial) { out.push(store(p.y, add(add(row, j0), c(4 * q)), v(acc(r, q), F4))); continue; }
         for (let l = 0; l < 4; l++) {
           const col = add(j0, c(4 * q + l));
@@ -125,8 +128,15 @@ export function matmulTemplate(k: Kernel): Stmt[] {
       store(S, add(add(apBase, add(mul(i0, K), mul(kk, c(MR)))), c(r)), load(p.a, F1, aAt(add(i0, c(r)), kk))))),
   ], { step: MR });
   // Full panels: packed, unless B is not transposed and there are no 4-row blocks to reuse a packed panel.
-  const fullPanel: Stmt[] = p.transB ? panel(false)
-    : [if_(eq(mMain, c(0)), [loop(n('i1'), 0, M, tile(1, 'd', i1, j0, 'direct', 'direct', false))], panel(false))];
+  /**
+   * GEMV-like (no 4-row blocks, B not transposed): B is read directly, `nv` vectors wide; pairs of rows share
+   * each load of B (attention over a grouped KV head has M = 2), a row left over takes a 1-row tile.
+   */
+  const mPairs = V('mPairs'), i2 = V('i2');
+  const directRows = (nv: number, tag: string): Stmt[] => [
+    loop(n('i2'), 0, mPairs, tile(2, `p${tag}`, i2, j0, 'direct', 'direct', false, nv), { step: 2 }),
+    loop(n('i1'), mPairs, M, tile(1, `d${tag}`, i1, j0, 'direct', 'direct', false, nv)),
+  ];
   /**
    * GEMV-like with B transposed (M < 4, A not transposed: an LSTM/linear layer on one row): A's row and B's rows
    * are both contiguous in k, so each output is a 4-lane dot product (4 columns at a time share the loads of A)
@@ -161,14 +171,24 @@ export function matmulTemplate(k: Kernel): Stmt[] {
       ]),
     ];
   };
-  const panels: Stmt[] = [
-    loop(n('j0'), 0, V('nMain'), fullPanel, { step: NR }),
-    if_(lt(V('nMain'), N), [let_(n('j0'), V('nMain')), ...panel(true)]),
-  ];
+  const fullPanels = loop(n('j0'), 0, V('nMain'), panel(false), { step: NR });
+  /** The columns from `from` on (fewer than NR), through a zero-padded packed panel. */
+  const lastPanel = (from: Expr) => if_(lt(from, N), [let_(n('j0'), from), ...panel(true)]);
+  // GEMV-like: 16 columns at a time, then 8, then 4, so only the last N mod 4 columns are packed.
+  const nWide = V('nWide'), nVec = V('nVec');
+  const panels: Stmt[] = p.transB ? [fullPanels, lastPanel(V('nMain'))] : [if_(eq(mMain, c(0)), [
+    let_(n('nWide'), mul(div(N, c(2 * NR)), c(2 * NR))),
+    let_(n('nVec'), mul(div(N, c(4)), c(4))),
+    loop(n('j0'), 0, nWide, directRows(2 * NRV, 'w'), { step: 2 * NR }),
+    loop(n('j0'), nWide, V('nMain'), directRows(NRV, 'n'), { step: NR }),
+    if_(lt(V('nMain'), nVec), [let_(n('j0'), V('nMain')), ...directRows(1, 'v')]),
+    lastPanel(nVec),
+  ], [fullPanels, lastPanel(V('nMain'))])];
   return [
     let_(n('M'), p.m), let_(n('N'), p.n), let_(n('K'), p.k), let_(n('batch'), p.batch),
     let_(n('sa'), p.aBatchStride), let_(n('sb'), p.bBatchStride),
     let_(n('mMain'), mul(div(M, c(MR)), c(MR))),
+    let_(n('mPairs'), mul(div(M, c(2)), c(2))),
     let_(n('nMain'), mul(div(N, c(NR)), c(NR))),
     loop(n('b'), 0, V('batch'), [
       let_(n('aOff'), mul(b, V('sa'))), let_(n('bOff'), mul(b, V('sb'))), let_(n('yOff'), mul(b, mul(M, N))),

@@ -130,6 +130,12 @@ export class WasmExecutor {
     if (data.byteLength > r.byteLength) fail(`'${name}': ${data.byteLength} bytes do not fit its ${r.byteLength}`);
     this.bytes(name).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
+  /** Copies one buffer into another inside the arena (state carried between runs); sizes must match. */
+  copy(from: string, to: string): void {
+    const src = this.region(from), dst = this.region(to);
+    if (src.byteLength !== dst.byteLength) fail(`cannot carry '${from}' (${src.byteLength} bytes) into '${to}' (${dst.byteLength} bytes)`);
+    new Uint8Array(this.memory.buffer).copyWithin(dst.byteOffset, src.byteOffset, src.byteOffset + src.byteLength);
+  }
   /** Copies a buffer out as the given typed array type. */
   read<T extends ArrayBufferView>(name: string, Ctor: { new (b: ArrayBuffer): T }): T {
     return new Ctor(this.bytes(name).slice().buffer);

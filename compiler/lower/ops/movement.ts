@@ -6,7 +6,7 @@
 // Reads at computed coordinates are clamped into the input (the value is discarded by a select where it
 // is outside), so a target that evaluates both arms of a select never reads outside a buffer.
 import { TesseraError } from '../../../ir/errors.ts';
-import { add, and, c, cast, eq, ge, le, load, lt, max, min, mul, or, select, store } from '../../../ir/kernel/build.ts';
+import { add, and, c, cast, eq, extract, ge, le, let_, load, lt, max, min, mul, or, select, store } from '../../../ir/kernel/build.ts';
 import type { Expr, KScalar, Stmt } from '../../../ir/kernel/ir.ts';
 import { normAxis } from '../../../ir/ops/util.ts';
 import { viewAs, type Lowering, type TensorRef } from '../context.ts';
@@ -125,10 +125,45 @@ const lowerDropout: OpLowering = (n) => {
 export function transpose(L: Lowering, x: TensorRef, perm: readonly number[]): TensorRef {
   const st = stridesOf(x.shape);
   const out = L.temp(x.dtype, perm.map((p) => x.shape[p]!));
+  const r = x.shape.length, rowLen = constOf(x.shape[r - 1]!);
+  if (L.target === 'wasm' && WORDS.has(x.dtype) && perm[r - 1] !== r - 1 && rowLen !== undefined && rowLen % 4 === 0 && rowLen <= 16) {
+    return transposeShortRows(L, x, perm, out, rowLen);
+  }
   return emitByIndex(L, out, (kb) => {
     const src = kb.input(x);
     return (idx) => load(src, dot(idx, perm.map((p) => st[p]!)));
   }, 'Transpose');
+}
+
+/** Element types held in 32-bit lanes of a native f32x4 / i32x4 / u32x4 vector. */
+const WORDS = new Set<KScalar>(['f32', 'i32', 'u32']);
+
+/**
+ * A transpose that moves a short input row (the last axis, `len` = 4, 8, 12 or 16 elements: a KV cache's
+ * head dimension) off the end, on the WASM target: the input is read in order, a 4-lane vector at a time,
+ * and its lanes are stored one by one at their output places (len apart on the output's row). That is two
+ * instructions per element where the general copy, walking the output in order, recomputes the strided
+ * input index of every element.
+ */
+function transposeShortRows(L: Lowering, x: TensorRef, perm: readonly number[], out: TensorRef, len: number): TensorRef {
+  const kb = L.kernel('Transpose');
+  const src = kb.input(x), y = kb.output(out);
+  const r = x.shape.length;
+  const ist = stridesOf(x.shape), ost = stridesOf(out.shape);
+  const outStride = (axis: number) => ost[perm.indexOf(axis)]!; // the output stride of input axis `axis`
+  const body = nest(kb, x.shape.slice(0, r - 1), (idx) => {
+    const from = dot(idx, ist.slice(0, r - 1)), to = dot(idx, idx.map((_, a) => outStride(a)));
+    const stmts: Stmt[] = [];
+    for (let q = 0; q < len; q += 4) {
+      const name = kb.fresh('row');
+      const row: Expr = { kind: 'var', type: { elem: x.dtype, lanes: 4 }, name };
+      stmts.push(let_(name, load(src, iadd(from, q), 4)));
+      for (let l = 0; l < 4; l++) stmts.push(store(y, iadd(to, imul(q + l, outStride(r - 1))), extract(row, l)));
+    }
+    return stmts;
+  });
+  kb.finish(body);
+  return out;
 }
 
 const lowerTranspose: OpLowering = (n) => {

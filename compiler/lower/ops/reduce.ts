@@ -9,14 +9,14 @@
 import { isFloat } from '../../../ir/dtype.ts';
 import { TesseraError } from '../../../ir/errors.ts';
 import {
-  abs, add, and, assign, c, cast, div, eq, ge, gt, if_, le, isFloatElem, let_, load, local, loop, lt, max, min, mul, ne, not, or, reduceLanes,
-  select, store, sub, unary, v, type BufferRef,
+  abs, add, and, assign, broadcast, c, cast, div, eq, ge, gt, if_, le, isFloatElem, let_, load, local, loop, lt, max, min, mul, ne, not, or,
+  reduceLanes, select, store, sub, unary, v, type BufferRef,
 } from '../../../ir/kernel/build.ts';
 import type { Expr, KScalar, Stmt } from '../../../ir/kernel/ir.ts';
 import { intRange } from '../../../ir/kernel/build.ts';
 import { normAxis } from '../../../ir/ops/util.ts';
 import { viewAs, type KernelBuilder, type Lowering, type TensorRef } from '../context.ts';
-import { ci, dot, iadd, idiv, imul, isGpuTarget, isub, prod, stridesOf } from '../index-math.ts';
+import { ci, constOf, dot, iadd, idiv, imul, isConst, isGpuTarget, isub, prod, stridesOf } from '../index-math.ts';
 import { computeElem, nest, to, widen } from '../loops.ts';
 import type { OpLowering } from '../node.ts';
 
@@ -223,8 +223,15 @@ function lowerSoftmax(kind: SoftKind): OpLowering {
 /** Softmax along axis 1 of a [outer, len, inner] view, written into `out`. */
 export function softmaxKernel(L: Lowering, x: TensorRef, out: TensorRef, kind: SoftKind): void {
   const kb = L.kernel(kind === 'softmax' ? 'Softmax' : kind === 'logsoftmax' ? 'LogSoftmax' : 'Hardmax');
-  const src = kb.input(x), y = kb.output(out);
   const [outer, len, inner] = x.shape as [Expr, Expr, Expr];
+  const src = kb.input(x);
+  const rows = L.target === 'wasm' && kind !== 'hardmax' && x.dtype === 'f32' && isConst(inner, 1);
+  // A softmax row rescales y in place (rowSoftmaxLanes): y is read as well.
+  const y = rows && kind === 'softmax' ? kb.inout(out) : kb.output(out);
+  if (rows) {
+    kb.finish(nest(kb, [outer], ([o]) => rowSoftmaxLanes(kb, src, y, imulx(o!, len), len, kind)));
+    return;
+  }
   const ce = computeElem(x.dtype);
   const at = (o: Expr, k: Expr, i: Expr) => iadd(imulx(iadd(imulx(o, len), k), inner), i);
   const body = nest(kb, [outer, inner], ([o, i]) => {
@@ -253,6 +260,55 @@ export function softmaxKernel(L: Lowering, x: TensorRef, out: TensorRef, kind: S
     return stmts;
   });
   kb.finish(body);
+}
+
+/**
+ * Softmax / LogSoftmax of the contiguous f32 row y[base, base + len) on the WASM target: passes over 4 lanes
+ * (then a scalar tail) — the maximum; e^(x − max), stored into y (softmax) while it is summed; then y·(1/sum),
+ * or x − (max + log sum). exp runs once per element where the general kernel runs it twice, and the row's
+ * masked slots (−∞ after a causal mask) leave exp through its underflow guard four at a time
+ * (backends/wasm/emit.ts). The sum's order changes within float rounding; every element's value does not.
+ */
+function rowSoftmaxLanes(kb: KernelBuilder, src: BufferRef, y: BufferRef, base: Expr, len: Expr, kind: 'softmax' | 'logsoftmax'): Stmt[] {
+  const V = { elem: 'f32', lanes: 4 } as const;
+  const main = imul(idiv(len, 4), 4);
+  const mx = kb.fresh('mx'), vmx = kb.fresh('vmx'), sum = kb.fresh('sum'), vsum = kb.fresh('vsum');
+  const M = v(mx, 'f32'), S = v(sum, 'f32'), VM = v(vmx, V), VS = v(vsum, V);
+  /** Loops over the 4-lane part and over the tail, with the lane count of each. */
+  const passes = (body: (at: Expr, lanes: 1 | 4) => Stmt[]): Stmt[] => {
+    const j = kb.fresh('j'), t = kb.fresh('t');
+    const out = [loop(j, 0, main, body(iadd(base, v(j)), 4), { kind: 'serial', step: 4 })];
+    if (!(constOf(len) !== undefined && constOf(len)! % 4 === 0)) out.push(loop(t, main, len, body(iadd(base, v(t)), 1), { kind: 'serial' }));
+    return out;
+  };
+  const splat = (e: Expr, lanes: 1 | 4) => (lanes === 1 ? e : broadcast(e, lanes));
+  const e = (at: Expr, lanes: 1 | 4) => unary('exp', sub(load(src, at, lanes), splat(M, lanes)));
+  // The lanes keep x > max ? x : max (one pmax on WASM; f32x4.max costs several instructions for NaN and −0):
+  // a NaN is skipped there, but it reaches the sum through its exp, and the whole row is NaN either way.
+  const stmts: Stmt[] = [local(vmx, V, c(V, -Infinity)), local(mx, 'f32', c('f32', -Infinity))];
+  stmts.push(...passes((at, lanes) => {
+    const xv = load(src, at, lanes);
+    return [lanes === 4 ? assign(vmx, select(gt(xv, VM), xv, VM)) : assign(mx, max(M, xv))];
+  }));
+  stmts.push(assign(mx, max(M, reduceLanes('max', VM))));
+  stmts.push(local(vsum, V, c(V, 0)), local(sum, 'f32', c('f32', 0)));
+  stmts.push(...passes((at, lanes) => {
+    const name = lanes === 4 ? vsum : sum, A = lanes === 4 ? VS : S;
+    if (kind !== 'softmax') return [assign(name, add(A, e(at, lanes)))];
+    const ex = kb.fresh('e');
+    return [let_(ex, e(at, lanes)), store(y, at, v(ex, A.type)), assign(name, add(A, v(ex, A.type)))];
+  }));
+  stmts.push(assign(sum, add(S, reduceLanes('add', VS))));
+  if (kind === 'softmax') {
+    const inv = kb.fresh('inv');
+    stmts.push(let_(inv, div(c('f32', 1), S)));
+    stmts.push(...passes((at, lanes) => [store(y, at, mul(load(y, at, lanes), splat(v(inv, 'f32'), lanes)))]));
+  } else {
+    const lse = kb.fresh('lse');
+    stmts.push(let_(lse, add(M, unary('log', S))));
+    stmts.push(...passes((at, lanes) => [store(y, at, sub(load(src, at, lanes), splat(v(lse, 'f32'), lanes)))]));
+  }
+  return stmts;
 }
 
 const imulx = (a: Expr, b: Expr): Expr => (b.kind === 'const' && Number(b.value) === 1 ? a : a.kind === 'const' && Number(a.value) === 0 ? a : mul(a, b));
