@@ -25,6 +25,7 @@
 //   A parallel loop around such a loop runs as a uniform serial loop (serial is a valid schedule of parallel
 //   iterations).
 import { TesseraError } from '../../ir/errors.ts';
+import { BlockScopes } from '../../ir/scope.ts';
 import type { AtomicOp, BinaryOp, BufferParam, Expr, Kernel, KScalar, KType, Stmt, UnaryOp } from '../../ir/kernel/ir.ts';
 import {
   containsLockstep, constValue, gridOf, gridPhases, holdsBarrier, perfectNest, topLets, type Loop,
@@ -76,7 +77,7 @@ const ci = (n: number): Expr => ({ kind: 'const', type: { elem: 'i32', lanes: 1 
 export class KernelEmitter {
   private readonly lines: string[] = [];
   private readonly counts: Record<RegClass, number> = { p: 0, r: 0, rd: 0, f: 0, fd: 0, h: 0 };
-  private readonly scopes: Map<string, Binding>[] = [new Map()];
+  private readonly scopes = new BlockScopes<Binding>();
   private readonly buffers = new Map<string, BufInfo>();
   private readonly shared: string[] = [];
   private memo = new Map<Expr, string[]>();
@@ -100,18 +101,9 @@ export class KernelEmitter {
   private label(): string { return `$L__${this.labels++}`; }
   private place(label: string): void { this.lines.push(`${label}:`); }
 
-  private bind(name: string, b: Binding): void { this.scopes[this.scopes.length - 1]!.set(name, b); }
-  private lookup(name: string): Binding {
-    for (let i = this.scopes.length - 1; i >= 0; i--) {
-      const b = this.scopes[i]!.get(name);
-      if (b) return b;
-    }
-    return fail(`unknown variable '${name}'`);
-  }
-  private scoped<T>(f: () => T): T {
-    this.scopes.push(new Map());
-    try { return f(); } finally { this.scopes.pop(); }
-  }
+  private bind(name: string, b: Binding): void { this.scopes.bind(name, b); }
+  private lookup(name: string): Binding { return this.scopes.find(name) ?? fail(`unknown variable '${name}'`); }
+  private scoped<T>(f: () => T): T { return this.scopes.scoped(f); }
   private buffer(name: string): BufInfo { return this.buffers.get(name) ?? fail(`unknown buffer '${name}'`); }
 
   private copy(e: KScalar, x: string): string {
@@ -556,11 +548,7 @@ export class KernelEmitter {
         return Math.min(16, x & -x);
       }
       case 'var': {
-        for (let i = this.scopes.length - 1; i >= 0; i--) {
-          const b = this.scopes[i]!.get(e.name);
-          if (b) return b.factor;
-        }
-        return 1;
+        return this.scopes.find(e.name)?.factor ?? 1;
       }
       case 'binary':
         if (e.type.elem !== 'i32') return 1;

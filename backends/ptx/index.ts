@@ -6,6 +6,7 @@
 // gemm.ts when it accepts them; everything else gets the generic emitter (emit.ts).
 import type { Kernel } from '../../ir/kernel/ir.ts';
 import { TesseraError } from '../../ir/errors.ts';
+import { emitEach } from '../../ir/kernel/schedule.ts';
 import { emitKernel, type Launch } from './emit.ts';
 import { emitGemm } from './gemm.ts';
 
@@ -53,30 +54,15 @@ export function buildPtxModule(kernels: Kernel[], opts: PtxBuildOptions = {}): P
     '.address_size 64',
     '',
   ];
-  const infos: PtxKernelInfo[] = [];
-  const seen = new Set<string>();
-  for (const k of kernels) {
-    if (seen.has(k.name)) throw new TesseraError(`duplicate kernel name '${k.name}'`);
-    seen.add(k.name);
-    const sig = {
-      name: k.name,
-      buffers: k.buffers.filter((b) => b.space === 'global').map((b) => b.name),
-      sizes: k.sizes.map((s) => s.name),
-    };
-    try {
-      const gemm = opts.templates !== false && k.pattern?.kind === 'matmul' ? emitGemm(k) : undefined;
-      if (gemm) {
-        parts.push(gemm.ptx);
-        infos.push({ ...sig, launch: { ...gemm.launch }, via: 'gemm' });
-        continue;
-      }
-      const e = emitKernel(k);
-      parts.push(e.text);
-      infos.push({ ...sig, launch: e.launch, via: e.schedule });
-    } catch (err) {
-      if (err instanceof TesseraError) throw new TesseraError(`kernel '${k.name}': ${err.reason}`, err.place);
-      throw err;
+  const infos = emitEach(kernels, (k, sig): PtxKernelInfo => {
+    const gemm = opts.templates !== false && k.pattern?.kind === 'matmul' ? emitGemm(k) : undefined;
+    if (gemm) {
+      parts.push(gemm.ptx);
+      return { ...sig, launch: { ...gemm.launch }, via: 'gemm' };
     }
-  }
+    const e = emitKernel(k);
+    parts.push(e.text);
+    return { ...sig, launch: e.launch, via: e.schedule };
+  });
   return { text: parts.join('\n'), kernels: infos };
 }

@@ -33,6 +33,7 @@
 //   WGSL's uniformity analysis accepts: a condition or loop bound around one that the analysis cannot prove
 //   uniform is re-read through workgroupUniformLoad (invocation 0's value, which the IR guarantees is everyone's).
 import { TesseraError } from '../../ir/errors.ts';
+import { BlockScopes } from '../../ir/scope.ts';
 import type { AtomicOp, BinaryOp, BufferParam, Expr, Kernel, KScalar, KType, Stmt, UnaryOp } from '../../ir/kernel/ir.ts';
 import {
   anyBarrier, constValue, containsLockstep, gridOf, gridPhases, holdsBarrier, perfectNest, sizeExpr, topLets, tripExpr, type Loop,
@@ -187,7 +188,7 @@ function factors(e: Expr): { vars: string[]; c: number } | undefined {
 export class WgslEmitter {
   private readonly lines: string[] = [];
   private depth = 1;
-  private readonly scopes: Map<string, Binding>[] = [new Map()];
+  private readonly scopes = new BlockScopes<Binding>();
   private readonly idents = new Map<string, string>();
   private readonly usedIdents = new Set<string>();
   private readonly helpers = new Set<string>();
@@ -236,18 +237,9 @@ export class WgslEmitter {
     return id;
   }
 
-  private bind(name: string, b: Binding): void { this.scopes[this.scopes.length - 1]!.set(name, b); }
-  private lookup(name: string): Binding {
-    for (let i = this.scopes.length - 1; i >= 0; i--) {
-      const b = this.scopes[i]!.get(name);
-      if (b) return b;
-    }
-    return fail(`unknown variable '${name}'`);
-  }
-  private scoped<T>(f: () => T): T {
-    this.scopes.push(new Map());
-    try { return f(); } finally { this.scopes.pop(); }
-  }
+  private bind(name: string, b: Binding): void { this.scopes.bind(name, b); }
+  private lookup(name: string): Binding { return this.scopes.find(name) ?? fail(`unknown variable '${name}'`); }
+  private scoped<T>(f: () => T): T { return this.scopes.scoped(f); }
   /** Emits a block `head { … }` whose statements are scoped, with the uniformity of its control flow. */
   private nested(head: string, uniform: boolean, f: () => void): void {
     const saved = this.ucf;

@@ -5,7 +5,7 @@
 // the workgroup index is wid.x + wid.y · nwg.x and any number of workgroups ≥ 1 is correct.
 // Kernels that state a matmul pattern get the tiled template of matmul.ts when it accepts them; everything else
 // gets the generic emitter (emit.ts).
-import { TesseraError } from '../../ir/errors.ts';
+import { emitEach } from '../../ir/kernel/schedule.ts';
 import type { Expr, Kernel } from '../../ir/kernel/ir.ts';
 import { emitKernel } from './emit.ts';
 import { emitMatmul } from './matmul.ts';
@@ -34,28 +34,12 @@ export interface WgslBuildOptions {
 
 /** Emits every kernel. Throws a TesseraError naming the kernel on IR it cannot emit. */
 export function buildWgsl(kernels: Kernel[], opts: WgslBuildOptions = {}): { kernels: WgslKernelInfo[] } {
-  const out: WgslKernelInfo[] = [];
-  const seen = new Set<string>();
-  for (const k of kernels) {
-    if (seen.has(k.name)) throw new TesseraError(`duplicate kernel name '${k.name}'`);
-    seen.add(k.name);
-    const sig = {
-      name: k.name,
-      buffers: k.buffers.filter((b) => b.space === 'global').map((b) => b.name),
-      sizes: k.sizes.map((s) => s.name),
-    };
-    try {
+  return {
+    kernels: emitEach(kernels, (k, sig): WgslKernelInfo => {
       const mm = opts.templates !== false && k.pattern?.kind === 'matmul' ? emitMatmul(k) : undefined;
-      if (mm) {
-        out.push({ ...sig, launch: { ...mm.launch }, wgsl: mm.wgsl, via: 'matmul', f64AsF32: false });
-        continue;
-      }
+      if (mm) return { ...sig, launch: { ...mm.launch }, wgsl: mm.wgsl, via: 'matmul', f64AsF32: false };
       const e = emitKernel(k);
-      out.push({ ...sig, launch: e.launch, wgsl: e.wgsl, via: e.schedule, f64AsF32: e.f64AsF32 });
-    } catch (err) {
-      if (err instanceof TesseraError) throw new TesseraError(`kernel '${k.name}': ${err.reason}`, err.place);
-      throw err;
-    }
-  }
-  return { kernels: out };
+      return { ...sig, launch: e.launch, wgsl: e.wgsl, via: e.schedule, f64AsF32: e.f64AsF32 };
+    }),
+  };
 }

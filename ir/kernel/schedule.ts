@@ -2,6 +2,7 @@
 // barriers, which top-level loops may run concurrently as grid-stride loops (the 'grid' schedule), the perfect
 // nests of parallel loops that flatten into one iteration space, and trip counts as size expressions (for
 // launch records). Pure functions of the IR; the backends decide what to emit from them.
+import { TesseraError } from '../errors.ts';
 import { exprsEqual } from './equal.ts';
 import type { Expr, Kernel, Stmt } from './ir.ts';
 
@@ -344,4 +345,26 @@ export function gridOf(phases: Loop[], lets: Map<string, Expr>, sizes: Set<strin
   if (!trips.every((t) => t)) return ci(fallback);
   return trips.map((t) => divUp(t!, block)).reduce((a, b) =>
     (a.kind === 'const' && b.kind === 'const' ? ci(Math.max(Number(a.value), Number(b.value))) : { kind: 'binary', type: I32, op: 'max', a, b }));
+}
+
+/** A GPU kernel's call signature: its global buffers in parameter order (workgroup buffers are not), then its sizes. */
+export interface GpuSignature { name: string; buffers: string[]; sizes: string[] }
+
+/**
+ * Emits every kernel through `f` with its GPU signature; kernel names must be unique, and a TesseraError of `f`
+ * comes back naming the kernel.
+ */
+export function emitEach<T>(kernels: readonly Kernel[], f: (k: Kernel, sig: GpuSignature) => T): T[] {
+  const seen = new Set<string>();
+  return kernels.map((k) => {
+    if (seen.has(k.name)) throw new TesseraError(`duplicate kernel name '${k.name}'`);
+    seen.add(k.name);
+    const sig = { name: k.name, buffers: k.buffers.filter((b) => b.space === 'global').map((b) => b.name), sizes: k.sizes.map((s) => s.name) };
+    try {
+      return f(k, sig);
+    } catch (err) {
+      if (err instanceof TesseraError) throw new TesseraError(`kernel '${k.name}': ${err.reason}`, err.place);
+      throw err;
+    }
+  });
 }

@@ -21,6 +21,7 @@ import { verifyModel } from '../../ir/verify.ts';
 import { Session } from '../../runtime/session.ts';
 import { randomTensor } from '../../compiler/cli.ts';
 import { buildModel, type ModelSpec } from '../util/onnx-builder.ts';
+import { MATMUL_512 } from './cases.ts';
 import { available, REAL_MODELS, runOrt } from '../util/real-models.ts';
 import { compareTensors } from '../../compiler/compare.ts';
 import { readFileSync } from 'node:fs';
@@ -60,15 +61,7 @@ const rand = seededRandom(5);
 const weights = (shape: number[], scale: number) => Tensor.from('f32', shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rand() - 0.5) * scale));
 
 const CASES: Case[] = [
-  {
-    key: 'matmul', name: 'MatMul 512³ f32',
-    onnx: () => buildModel({
-      inputs: [{ name: 'A', dtype: 'f32', shape: [512, 512] }, { name: 'B', dtype: 'f32', shape: [512, 512] }],
-      outputs: [{ name: 'C', dtype: 'f32', shape: [512, 512] }],
-      nodes: [{ op: 'MatMul', inputs: ['A', 'B'], outputs: ['C'] }],
-    }),
-    feeds: () => ({ A: randomTensor('f32', [512, 512], seededRandom(1)), B: randomTensor('f32', [512, 512], seededRandom(2)) }),
-  },
+  MATMUL_512,
   {
     key: 'conv', name: 'Conv 64→64 3×3 pad 1 on 56×56 (+bias)',
     onnx: () => buildModel({

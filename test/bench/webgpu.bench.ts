@@ -19,15 +19,13 @@ import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { compileModel, TARGETS } from '../../compiler/compile.ts';
 import { importOnnx } from '../../compiler/onnx/import.ts';
-import { randomTensor } from '../../compiler/cli.ts';
 import { compareTensors } from '../../compiler/compare.ts';
 import type { Model } from '../../ir/graph.ts';
 import { inferModel } from '../../ir/infer.ts';
-import { seededRandom } from '../../ir/random.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { verifyModel } from '../../ir/verify.ts';
 import { Session, type SessionOptions } from '../../runtime/session.ts';
-import { buildModel } from '../util/onnx-builder.ts';
+import { MATMUL_512 } from './cases.ts';
 import { available, REAL_MODELS, runOrt } from '../util/real-models.ts';
 import { nodeWebGpu, snapshot, type GpuCounts, type NodeWebGpu } from './webgpu-node.ts';
 import { ortWebGpuSession } from './webgpu-ort.ts';
@@ -54,15 +52,7 @@ interface Case {
 const rec = REAL_MODELS.find((m) => m.name === 'PP-OCRv4 rec (W=320)')!;
 
 const CASES: Case[] = [
-  {
-    key: 'matmul', name: 'MatMul 512³ f32',
-    onnx: () => buildModel({
-      inputs: [{ name: 'A', dtype: 'f32', shape: [512, 512] }, { name: 'B', dtype: 'f32', shape: [512, 512] }],
-      outputs: [{ name: 'C', dtype: 'f32', shape: [512, 512] }],
-      nodes: [{ op: 'MatMul', inputs: ['A', 'B'], outputs: ['C'] }],
-    }),
-    feeds: () => ({ A: randomTensor('f32', [512, 512], seededRandom(1)), B: randomTensor('f32', [512, 512], seededRandom(2)) }),
-  },
+  MATMUL_512,
   {
     key: 'rec', name: 'PP-OCRv4 rec W=320',
     onnx: () => new Uint8Array(readFileSync(rec.path)), feeds: rec.feeds, shapes: new Map([['x', [1, 3, 48, 320]]]), file: rec.path,
