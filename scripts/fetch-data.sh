@@ -4,19 +4,22 @@
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p .data
-DATA=.data/onnx/usr/share/libonnx-testdata/data
-if [ ! -d "$DATA/node" ]; then
+# Unpacks a Debian package into .data/DIR with `apt-get download` (as root, refreshing the package lists once
+# if the first try fails); the .deb itself is not kept.
+fetch_deb() { # package dir
   (
     cd .data
-    if ! ls libonnx-testdata_*.deb >/dev/null 2>&1; then
-      apt-get download libonnx-testdata >/dev/null 2>&1 || {
-        if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null 2>&1; apt-get download libonnx-testdata >/dev/null 2>&1; fi
+    if ! ls "$1"_*.deb >/dev/null 2>&1; then
+      apt-get download "$1" >/dev/null 2>&1 || {
+        if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null 2>&1; apt-get download "$1" >/dev/null 2>&1; fi
       }
     fi
-    if ls libonnx-testdata_*.deb >/dev/null 2>&1; then
-      dpkg-deb -x libonnx-testdata_*.deb onnx
-    fi
+    if ls "$1"_*.deb >/dev/null 2>&1; then dpkg-deb -x "$1"_*.deb "$2" && rm -f "$1"_*.deb; fi
   )
+}
+DATA=.data/onnx/usr/share/libonnx-testdata/data
+if [ ! -d "$DATA/node" ]; then
+  fetch_deb libonnx-testdata onnx
   if [ -d "$DATA/node" ]; then echo "fetch-data: libonnx-testdata unpacked to $DATA"
   else echo "fetch-data: SKIPPED libonnx-testdata (apt-get download failed: no Debian package lists or no network); conformance suites will be skipped"; fi
 fi
@@ -24,17 +27,7 @@ fi
 # chromium-common ships it with its own libvulkan.so.1 (scripts/webgpu-env.sh points the loader at it).
 SWS=.data/swiftshader/usr/lib/chromium
 if [ ! -f "$SWS/vk_swiftshader_icd.json" ]; then
-  (
-    cd .data
-    if ! ls chromium-common_*.deb >/dev/null 2>&1; then
-      apt-get download chromium-common >/dev/null 2>&1 || {
-        if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null 2>&1; apt-get download chromium-common >/dev/null 2>&1; fi
-      }
-    fi
-    if ls chromium-common_*.deb >/dev/null 2>&1; then
-      dpkg-deb -x chromium-common_*.deb swiftshader && rm -f chromium-common_*.deb
-    fi
-  )
+  fetch_deb chromium-common swiftshader
   if [ -f "$SWS/vk_swiftshader_icd.json" ]; then echo "fetch-data: SwiftShader (from chromium-common) unpacked to $SWS"
   else echo "fetch-data: SKIPPED SwiftShader (apt-get download chromium-common failed); WebGPU tests will be skipped"; fi
 fi
