@@ -264,16 +264,19 @@ export class WebGpuExecutor {
     let total = 0;
     let thrown: unknown;
     try {
-      const p = this.prepare(steps, copies);
       const enc = this.device.createCommandEncoder({ label: 'tessera inference' });
-      const pass = enc.beginComputePass();
-      for (const d of p.passes) {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.group);
-        pass.dispatchWorkgroups(d.x, d.y);
+      // A pure readback (no dispatch, no copy) keeps the prepared bind groups of the last dispatch list.
+      if (steps.length > 0 || copies.length > 0) {
+        const p = this.prepare(steps, copies);
+        const pass = enc.beginComputePass();
+        for (const d of p.passes) {
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, d.group);
+          pass.dispatchWorkgroups(d.x, d.y);
+        }
+        pass.end();
+        this.dispatchesPerRun = p.passes.length;
       }
-      pass.end();
-      this.dispatchesPerRun = p.passes.length;
       regions = read.map((n) => this.region(n));
       total = regions.reduce((s, r) => s + Math.ceil(r.byteLength / 4) * 4, 0);
       if (total > 0) {

@@ -62,6 +62,10 @@ describe.skipIf(!!why)('WebGPU executor', () => {
     for (let i = 0; i < 5; i++) last = new Float32Array((await ex.execute(steps, ['y'], copies))[0]!.buffer);
     expect(last.every((x) => x === 5)).toBe(true); // b starts at zero, y = 1 + b, b ← y
     expect(ex.dispatchesPerRun).toBe(2);
+    // A readback between runs reads the carried state and leaves the prepared dispatch list in place.
+    expect(new Float32Array((await ex.bytes('b')).buffer).every((x) => x === 5)).toBe(true);
+    last = new Float32Array((await ex.execute(steps, ['y'], copies))[0]!.buffer);
+    expect(last.every((x) => x === 6)).toBe(true);
     ex.dispose();
   });
 
