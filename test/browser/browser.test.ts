@@ -83,8 +83,8 @@ describe.skipIf(skipAll)(`browser e2e: PP-OCR cls in headless Chromium${skipAll 
     page.on('console', (m) => consoleLines.push(m.text()));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
     await page.goto(server.url);
-    await page.waitForFunction(() => 'tesseraPage' in globalThis, undefined, { timeout: 20_000 });
-  }, 60_000);
+    await page.waitForFunction(() => 'tesseraPage' in globalThis, undefined, { timeout: 60_000 });
+  }, 180_000);
 
   afterAll(async () => {
     await context?.close();
@@ -117,6 +117,6 @@ describe.skipIf(skipAll)(`browser e2e: PP-OCR cls in headless Chromium${skipAll 
         const t = got[name]!;
         expect(compareTensors(Tensor.from(t.dtype, t.shape, t.data), want, TOL), `${backend} output ${name}`).toBeUndefined();
       }
-    }, 60_000);
+    }, 300_000); // ~5 s alone; CI runs it while the conformance suites share the two cores
   }
 });
