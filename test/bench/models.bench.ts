@@ -21,7 +21,7 @@ import { verifyModel } from '../../ir/verify.ts';
 import { Session } from '../../runtime/session.ts';
 import { randomTensor } from '../../compiler/cli.ts';
 import { buildModel, type ModelSpec } from '../util/onnx-builder.ts';
-import { MATMUL_512 } from './cases.ts';
+import { MATMUL_512, type BenchCase } from './cases.ts';
 import { available, REAL_MODELS, runOrt } from '../util/real-models.ts';
 import { compareTensors } from '../../compiler/compare.ts';
 import { readFileSync } from 'node:fs';
@@ -34,15 +34,7 @@ const min = (xs: number[]) => Math.min(...xs);
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
-interface Case {
-  key: string;
-  name: string;
-  onnx: () => Uint8Array;
-  feeds: () => Record<string, Tensor>;
-  shapes?: Map<string, number[]>;
-  /** Inputs compiled as constants (--value): silero-vad's sample rate decides an If. */
-  values?: Map<string, Tensor>;
-}
+type Case = BenchCase;
 
 function modelFrom(bytes: Uint8Array): Model {
   const m = importOnnx(bytes);

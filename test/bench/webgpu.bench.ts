@@ -25,7 +25,7 @@ import { inferModel } from '../../ir/infer.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { verifyModel } from '../../ir/verify.ts';
 import { Session, type SessionOptions } from '../../runtime/session.ts';
-import { MATMUL_512 } from './cases.ts';
+import { MATMUL_512, type BenchCase } from './cases.ts';
 import { available, REAL_MODELS, runOrt } from '../util/real-models.ts';
 import { nodeWebGpu, snapshot, type GpuCounts, type NodeWebGpu } from './webgpu-node.ts';
 import { ortWebGpuSession } from './webgpu-ort.ts';
@@ -38,16 +38,7 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); cons
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
 const TOLERANCE = { rtol: 1e-3, atol: 1e-4 };
 
-interface Case {
-  key: string;
-  name: string;
-  onnx: () => Uint8Array;
-  feeds: () => Record<string, Tensor>;
-  /** tessera's compile-time shapes (`--shape`). */
-  shapes?: Map<string, number[]>;
-  /** Model file this case needs (skipped when absent). */
-  file?: string;
-}
+type Case = BenchCase;
 
 const rec = REAL_MODELS.find((m) => m.name === 'PP-OCRv4 rec (W=320)')!;
 
