@@ -1,5 +1,5 @@
 // Kernel IR → one WGSL compute shader (the generic emitter; tuned templates live beside it, see index.ts).
-// Storage ABI (runtime/webgpu/layout.ts): every element is 32-bit words in one arena (binding 0, `array<u32>`,
+// Storage ABI (ir/kernel/webgpu-abi.ts): every element is 32-bit words in one arena (binding 0, `array<u32>`,
 // or `array<atomic<u32>>` in a kernel with atomics on global buffers), 64-bit integers two words (lo, hi);
 // binding 1 is the parameter block P: the word offset of each global buffer, then each size param's i32 bits.
 //
@@ -34,6 +34,7 @@
 //   uniform is re-read through workgroupUniformLoad (invocation 0's value, which the IR guarantees is everyone's).
 import { TesseraError } from '../../ir/errors.ts';
 import { BlockScopes } from '../../ir/scope.ts';
+import { MAX_PARAM_WORDS, paramVec4s } from '../../ir/kernel/webgpu-abi.ts';
 import type { AtomicOp, BinaryOp, BufferParam, Expr, Kernel, KScalar, KType, Stmt, UnaryOp } from '../../ir/kernel/ir.ts';
 import {
   anyBarrier, constValue, containsLockstep, gridOf, gridPhases, holdsBarrier, perfectNest, sizeExpr, topLets, tripExpr, type Loop,
@@ -50,8 +51,6 @@ export const BLOCK = 256;
 const MAX_INVOCATIONS = 256;
 /** WebGPU's default limit of workgroup memory. */
 const MAX_WORKGROUP_BYTES = 16384;
-/** Parameter words a kernel may take (runtime/webgpu/layout.ts MAX_PARAM_WORDS: a 256-byte block). */
-const MAX_PARAM_WORDS = 64;
 /**
  * Most workgroups a grid-stride kernel is launched with: SwiftShader pays a fixed cost per workgroup (a 4M-element
  * elementwise kernel runs 3–4× faster on 256 workgroups than on 16384), and 256 × 256 invocations fill most GPUs.
@@ -363,7 +362,7 @@ export class WgslEmitter {
       this.single = this.block === 1;
       this.stmts(k.body, { mode: this.single ? 'thread' : 'uniform' });
     }
-    const nParams = Math.max(1, Math.ceil((globals.length + k.sizes.length) / 4));
+    const nParams = paramVec4s(globals.length, k.sizes.length);
     if (this.needUni) this.moduleVars.push('var<workgroup> tz_uni: u32;');
     if (this.needBcast) this.moduleVars.push('var<workgroup> tz_bc: u32;');
     const f64 = usesF64(k);

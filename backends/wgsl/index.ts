@@ -1,5 +1,5 @@
 // The WGSL backend: kernel IR → one WGSL compute shader per kernel, plus its launch record. ABI (the contract with
-// runtime/webgpu, written down in runtime/webgpu/layout.ts): group 0, binding 0 the arena of 32-bit words (every
+// runtime/webgpu, written down in ir/kernel/webgpu-abi.ts): group 0, binding 0 the arena of 32-bit words (every
 // global buffer at a word offset; 64-bit integers two words), binding 1 the parameter block P (the word offset
 // of each global buffer in the kernel's buffer order, then each size param's i32 bits); entry point `main`;
 // the workgroup index is wid.x + wid.y · nwg.x and any number of workgroups ≥ 1 is correct.

@@ -1,7 +1,7 @@
 // The register-tiled f32 matmul template in WGSL: the shader the WGSL backend emits instead of a kernel's own
 // body when the kernel states an f32 MatmulPattern (ir/kernel/ir.ts). Sizes and batch strides are runtime
 // values: the shader evaluates the pattern's i32 expressions over the size params read from the parameter
-// block (runtime/webgpu/layout.ts), so one shader serves every shape. The kernel body stays the definition;
+// block (ir/kernel/webgpu-abi.ts), so one shader serves every shape. The kernel body stays the definition;
 // this computes the same k-sums in the same order, with fused multiply-adds.
 //
 // Shape of the shader (why; measured on SwiftShader, the CPU Vulkan that tests and CI run on, with
@@ -32,6 +32,7 @@
 // reuse); a GPU-tuned tile would be another entry of WGSL_MATMUL_TILES chosen by the caller.
 import type { BufferParam, Expr, Kernel, MatmulPattern } from '../../ir/kernel/ir.ts';
 import { add, c, div, max, mul } from '../../ir/kernel/build.ts';
+import { paramVec4s } from '../../ir/kernel/webgpu-abi.ts';
 
 /** A workgroup of tx × ty invocations, each computing tm rows × tn columns (tn a multiple of 4). */
 export interface WgslMatmulTile {
@@ -115,8 +116,8 @@ function emit(k: Kernel, p: MatmulPattern, globals: BufferParam[], t: WgslMatmul
   // No kernel name in the text: kernels of the same shape share one module (and the device's pipeline cache).
   o(`// f32 matmul template ${t.name}: ${t.tm}x${t.tn} outputs per invocation, ${BM}x${BN} per workgroup`);
   o(`@group(0) @binding(0) var<storage, read_write> arena: array<u32>;`);
-  // The parameter block: one word per global buffer then per size, in vec4s (layout.ts paramVec4s).
-  o(`@group(0) @binding(1) var<uniform> P: array<vec4<u32>, ${Math.max(1, Math.ceil((globals.length + k.sizes.length) / 4))}>;`);
+  // The parameter block: one word per global buffer then per size, in vec4s (ir/kernel/webgpu-abi.ts).
+  o(`@group(0) @binding(1) var<uniform> P: array<vec4<u32>, ${paramVec4s(globals.length, k.sizes.length)}>;`);
   o('');
   o(`fn ld(i: i32) -> f32 { return bitcast<f32>(arena[i]); }`);
   const helpers = L.length;
