@@ -13,6 +13,7 @@ import { mvnAxes, sliceStd } from './bounds.ts';
 
 export interface KnownDivergence {
   id: string;
+  /** The ops it concerns ('*': every op; only for 'comparison' entries). */
   ops: readonly string[];
   /** Targets it concerns ('*': every target). */
   targets: readonly string[];
